@@ -1,0 +1,61 @@
+# Crowd Safety Manager: the two commands are `make run` (demo) and `make test` (lint + whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE := config.settings
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test lint format test-only migrate seed requirements clean help
+
+help:
+	@echo "make run    set up and start the demo (web on 127.0.0.1:$(PORT), Celery worker and beat)"
+	@echo "make test   set up, lint and run the whole test suite"
+	@echo "make lint   ruff, manage.py check, makemigrations --check"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.deps: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.deps-dev: $(VENV)/.deps requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+migrate: $(VENV)/.deps
+	$(BIN)/python manage.py migrate --noinput
+
+run: export DEBUG ?= true
+run: $(VENV)/.deps migrate
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Crowd Safety Manager: http://127.0.0.1:$(PORT)/   (API docs: /api/v1/docs/, health: /healthz)"
+	@echo "  Log in as den-haag-admin / demo (or any <tenant>-<role> shown above). Ctrl-C stops web, worker and beat."
+	@echo ""
+	PORT=$(PORT) $(BIN)/honcho start --port $(PORT) -f Procfile
+
+lint: $(VENV)/.deps-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py check --fail-level WARNING
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+test: lint test-only
+
+# Tests keep their queue, cache and results apart from a running demo, so a demo worker never takes them.
+test-only: $(VENV)/.deps-dev
+	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
+
+format: $(VENV)/.deps-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+requirements: $(VENV)/.deps-dev
+	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements.txt requirements.in
+	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Areas and event zones, crowd levels, area status and forecasting."""

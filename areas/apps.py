@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AreasConfig(AppConfig):
+    """Areas and event zones, crowd levels, area status and forecasting."""
+
+    name = "areas"

@@ -1,0 +1,1 @@
+"""Pages: log-in, the tenant switcher and tenant pages (operator, onboarding, public)."""

@@ -1,0 +1,1 @@
+"""Alerts, interventions, the action log, incidents, outcomes and learning."""

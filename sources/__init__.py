@@ -1,0 +1,1 @@
+"""Sources, connectors, series and observations: the data backbone."""

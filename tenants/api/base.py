@@ -1,0 +1,96 @@
+"""Base classes for every tenant API view: membership check, role rights, then the tenant's scope.
+
+Order in each request: authenticate (401 without credentials) -> resolve ``{tenant}`` and the caller's
+active membership (404 for an unknown tenant, a non-member, an inactive membership or a token limited
+to another tenant) -> activate the tenant scope -> check the capability the action needs (403).
+"""
+
+from contextlib import ExitStack
+
+from django.http import Http404
+from rest_framework import mixins, permissions, viewsets
+from rest_framework.exceptions import PermissionDenied
+
+from ..choices import Capability, role_has
+from ..models import ApiToken
+from ..scoping import tenant_scope
+from ..selectors import membership_get_active, tenant_get_active
+
+
+class TenantViewMixin:
+    """Mixin for views under ``/api/v1/tenants/{tenant}/``.
+
+    Views declare ``read_capability`` (safe methods) and ``write_capability`` (others); an action can
+    override both through ``action_capabilities``. ``None`` means: any active member.
+    """
+
+    read_capability: Capability | None = Capability.VIEW
+    write_capability: Capability | None = Capability.MANAGE
+    action_capabilities: dict[str, Capability | None] = {}
+    permission_classes = [permissions.IsAuthenticated]
+
+    def dispatch(self, request, *args, **kwargs):
+        self._scope_stack = ExitStack()
+        with self._scope_stack:
+            return super().dispatch(request, *args, **kwargs)
+
+    def check_permissions(self, request):
+        super().check_permissions(request)  # 401 for anonymous callers
+        tenant = tenant_get_active(slug=self.kwargs.get("tenant", ""))
+        membership = tenant and membership_get_active(user=request.user, tenant=tenant)
+        if not membership:
+            raise Http404("No such tenant.")
+        token = request.auth
+        if isinstance(token, ApiToken) and token.tenant_id is not None and token.tenant_id != tenant.pk:
+            raise Http404("No such tenant.")
+        request.tenant, request.membership = tenant, membership
+        self._scope_stack.enter_context(tenant_scope(tenant))
+        capability = self.required_capability(request)
+        if capability is not None and not role_has(membership.role, capability):
+            raise PermissionDenied(
+                f"Your role '{membership.role}' in {tenant.slug} does not allow this "
+                f"('{capability}' right needed)."
+            )
+
+    def required_capability(self, request) -> Capability | None:
+        action = getattr(self, "action", None)
+        if action in self.action_capabilities:
+            return self.action_capabilities[action]
+        return self.read_capability if request.method in permissions.SAFE_METHODS else self.write_capability
+
+    @property
+    def tenant(self):
+        return self.request.tenant
+
+    @property
+    def membership(self):
+        return self.request.membership
+
+    def is_schema_request(self) -> bool:
+        """True while drf-spectacular introspects the view without a real request."""
+        return getattr(self, "swagger_fake_view", False)
+
+
+class TenantGenericViewSet(TenantViewMixin, viewsets.GenericViewSet):
+    """A viewset inside one tenant; subclasses set ``model`` and implement ``get_tenant_queryset``."""
+
+    model = None
+
+    def get_queryset(self):
+        if self.is_schema_request():
+            return self.model.objects.none()
+        return self.get_tenant_queryset()
+
+    def get_tenant_queryset(self):
+        raise NotImplementedError
+
+
+class TenantModelViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    TenantGenericViewSet,
+):
+    """Create, read, update, delete and list inside one tenant."""

@@ -1,0 +1,150 @@
+"""Views of the tenants API: the caller's tenants, tenant settings, members and API tokens."""
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..choices import Capability
+from ..models import ApiToken, Membership, Tenant
+from .base import TenantModelViewSet, TenantViewMixin
+from .serializers import (
+    MembershipInviteResultSerializer,
+    MembershipInviteSerializer,
+    MembershipSerializer,
+    MembershipUpdateSerializer,
+    TenantSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
+
+
+class TenantListView(generics.ListAPIView):
+    """The tenants you belong to, with your role in each."""
+
+    serializer_class = TenantSerializer
+    queryset = Tenant.objects.none()
+
+    def list(self, request, *args, **kwargs):
+        memberships = selectors.memberships_of_user(user=request.user)
+        token = request.auth
+        if isinstance(token, ApiToken) and token.tenant_id is not None:
+            memberships = [m for m in memberships if m.tenant_id == token.tenant_id]
+        tenants = [m.tenant for m in memberships]
+        page = self.paginate_queryset(tenants)
+        context = self.get_serializer_context() | {"roles": {m.tenant_id: m.role for m in memberships}}
+        return self.get_paginated_response(TenantSerializer(page, many=True, context=context).data)
+
+
+class TenantDetailView(TenantViewMixin, generics.RetrieveUpdateAPIView):
+    """One tenant's settings: every member reads them, admins change them."""
+
+    serializer_class = TenantSerializer
+    queryset = Tenant.objects.none()
+    read_capability = None
+    write_capability = Capability.MANAGE
+
+    def get_object(self):
+        return self.tenant
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if not self.is_schema_request():
+            context["roles"] = {self.tenant.pk: self.membership.role}
+        return context
+
+    def perform_update(self, serializer):
+        serializer.instance = services.tenant_update(
+            tenant=self.tenant, actor=self.request.user, **serializer.validated_data
+        )
+
+
+class MembershipViewSet(TenantModelViewSet):
+    """Members of the tenant. Admins invite (POST), change role or suspend (PATCH) and remove (DELETE)."""
+
+    model = Membership
+    serializer_class = MembershipSerializer
+    read_capability = Capability.MEMBERS
+    write_capability = Capability.MEMBERS
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_tenant_queryset(self):
+        return selectors.membership_list(tenant=self.tenant)
+
+    @extend_schema(request=MembershipInviteSerializer, responses={201: MembershipInviteResultSerializer})
+    def create(self, request, *args, **kwargs):
+        serializer = MembershipInviteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = services.membership_invite(
+            tenant=self.tenant, actor=request.user, **serializer.validated_data
+        )
+        membership = invitation.membership
+        membership.user_created = invitation.user_created
+        membership.set_password_url = invitation.set_password_url
+        return Response(MembershipInviteResultSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=MembershipUpdateSerializer, responses={200: MembershipSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        membership = self.get_object()
+        serializer = MembershipUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        membership = services.membership_update(
+            membership=membership, actor=request.user, **serializer.validated_data
+        )
+        return Response(MembershipSerializer(membership).data)
+
+    def perform_destroy(self, instance):
+        services.membership_remove(membership=instance, actor=self.request.user)
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token (POST), or revoke the token in use (DELETE)."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "token"
+
+    def _is_login(self) -> bool:
+        return getattr(self.request, "method", None) == "POST"
+
+    def get_permissions(self):
+        return [permissions.AllowAny()] if self._is_login() else [permissions.IsAuthenticated()]
+
+    def get_authenticators(self):
+        # Logging in ignores any credentials already sent, so a stale token cannot block getting a new one.
+        return [] if self._is_login() else super().get_authenticators()
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses={201: TokenResponseSerializer, 400: OpenApiResponse(description="Wrong credentials")},
+        auth=[],
+    )
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = authenticate(request, username=data["username"], password=data["password"])
+        if user is None:
+            raise _credentials_error("Unable to log in with these credentials.")
+        tenant = None
+        if data.get("tenant"):
+            tenant = selectors.tenant_get_active(slug=data["tenant"])
+            if tenant is None or selectors.membership_get_active(user=user, tenant=tenant) is None:
+                raise _credentials_error(f"'{data['tenant']}' is not one of your tenants.", field="tenant")
+        token, raw = services.api_token_issue(user=user, tenant=tenant, name=data.get("name", ""))
+        body = {"token": raw, "expires_at": token.expires_at, "tenant": tenant.slug if tenant else None}
+        return Response(TokenResponseSerializer(body).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request):
+        if isinstance(request.auth, ApiToken):
+            services.api_token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _credentials_error(message: str, field: str = "non_field_errors"):
+    from rest_framework.exceptions import ValidationError
+
+    return ValidationError({field: [message]})

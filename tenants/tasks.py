@@ -1,0 +1,51 @@
+"""Celery tasks of the tenants app and :class:`TenantTask`, the base for every per-tenant task."""
+
+import logging
+
+from celery import Task, shared_task
+from django.core.cache import cache
+from django.utils import timezone
+
+from .health import HEARTBEAT_KEY
+from .models import Tenant
+from .scoping import tenant_scope
+from .services import api_tokens_purge_expired
+
+logger = logging.getLogger(__name__)
+
+
+class TenantTask(Task):
+    """Runs a task inside one tenant's scope. The task takes ``tenant_id`` as its first argument.
+
+    A task for a tenant that was deleted or deactivated meanwhile is skipped (logged, not retried).
+    """
+
+    abstract = True
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __call__(self, *args, **kwargs):
+        if "tenant_id" in kwargs:
+            tenant_id = kwargs["tenant_id"]
+        elif args:
+            tenant_id = args[0]
+        else:
+            raise TypeError(f"{self.name} needs tenant_id")
+        tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+        if tenant is None:
+            logger.warning("Skipping %s: tenant %s is gone or inactive", self.name, tenant_id)
+            return None
+        with tenant_scope(tenant):
+            return super().__call__(*args, **kwargs)
+
+
+@shared_task(name="tenants.tasks.record_heartbeat", ignore_result=True)
+def record_heartbeat() -> None:
+    """Scheduled by beat and run by a worker: proves both are alive (shown by /healthz)."""
+    cache.set(HEARTBEAT_KEY, timezone.now().isoformat(), 600)
+
+
+@shared_task(name="tenants.tasks.purge_expired_api_tokens", ignore_result=True)
+def purge_expired_api_tokens() -> int:
+    """Delete API tokens that expired or were revoked more than 30 days ago."""
+    return api_tokens_purge_expired()
