@@ -319,7 +319,12 @@ def test_unknown_api_path_is_a_problem(api):
 
 
 def test_schema_and_docs_are_served(api):
-    assert api.get("/api/v1/schema/").status_code == 200
+    schema = api.get("/api/v1/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    spec = schema.json()
+    assert "Problem" in spec["components"]["schemas"]
+    member_errors = spec["paths"]["/api/v1/tenants/{tenant}/members/"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "415"} <= set(member_errors)
     docs = api.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()  # swagger-ui assets come from the app (sidecar)
