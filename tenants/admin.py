@@ -22,7 +22,10 @@ class TenantAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
     def get_readonly_fields(self, request, obj=None):
-        return ["slug"] if obj else []
+        return ["slug"] if obj else []  # the slug is in every URL and API client; it never changes
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return {} if obj else self.prepopulated_fields
 
 
 @admin.register(Membership)
