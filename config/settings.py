@@ -243,3 +243,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Geography ------------------------------------------------------------------------------------
+# Service region (minlon, minlat, maxlon, maxlat); geometry lying outside it but inside when its axes are
+# swapped is rejected as "latitude/longitude swapped". Default: the Netherlands with its coastal waters.
+HOME_REGION_BBOX = tuple(env.list("HOME_REGION_BBOX", cast=float, default=[3.0, 50.6, 7.4, 53.8]))

@@ -1,11 +1,18 @@
 """factory_boy factories, and ``make_for_tenant``: one object of a tenant-owned model for generated tests."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import factory
 from django.contrib.auth import get_user_model
 from django_scopes import scopes_disabled
 
+from areas.geometry import measure
+from areas.models import Area, Event
+from areas.services import area_create, event_create
 from tenants.choices import Role
 from tenants.models import Membership, Tenant
+from tenants.scoping import tenant_scope
 from tenants.services import api_token_issue
 
 PASSWORD = "secret-pass-123"
@@ -56,10 +63,38 @@ def token_for(user, tenant: Tenant | None = None) -> str:
     return api_token_issue(user=user, tenant=tenant)[1]
 
 
+def square(lon: float = 4.2727, lat: float = 52.1117, size: float = 0.001) -> dict:
+    """A small GeoJSON square near the Kurhaus (about 68 m x 111 m for the default size)."""
+    ring = [[lon, lat], [lon + size, lat], [lon + size, lat + size], [lon, lat + size], [lon, lat]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def make_area(tenant: Tenant, slug: str = "kurhaus", **data):
+    """An area created through the service (so surface and bounding box are computed)."""
+    data.setdefault("name", slug.replace("-", " ").title())
+    data["geometry"] = measure(data.get("geometry") or square())
+    with tenant_scope(tenant):
+        return area_create(tenant=tenant, actor=None, data={"slug": slug, **data})
+
+
+def make_event(tenant: Tenant, slug: str = "koningsdag", organisers=(), **data):
+    """An event (King's Day 2027 by default), optionally granted to organiser usernames."""
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    data.setdefault("name", slug.title())
+    data.setdefault("start", datetime(2027, 4, 27, 8, tzinfo=amsterdam))
+    data.setdefault("end", datetime(2027, 4, 27, 21, tzinfo=amsterdam))
+    with tenant_scope(tenant):
+        return event_create(
+            tenant=tenant, actor=None, data={"slug": slug, "organisers": list(organisers), **data}
+        )
+
+
 # One maker per tenant-owned model that an API route exposes. The generated cross-tenant test fails for a
 # route whose model has no maker here, so every new endpoint gets covered.
 TENANT_OBJECT_MAKERS = {
     Membership: lambda tenant: MembershipFactory(tenant=tenant, role=Role.ANALYST),
+    Area: lambda tenant: make_area(tenant, slug=f"area-{Area.objects.count() + 1}"),
+    Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
 }
 
 

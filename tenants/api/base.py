@@ -17,16 +17,26 @@ from ..scoping import tenant_scope
 from ..selectors import membership_get_active, tenant_get_active
 
 
+def role_allows(role: str, capability) -> bool:
+    """None: any member; a capability; or a tuple of capabilities of which one suffices."""
+    if capability is None:
+        return True
+    if isinstance(capability, tuple):
+        return any(role_has(role, c) for c in capability)
+    return role_has(role, capability)
+
+
 class TenantViewMixin:
     """Mixin for views under ``/api/v1/tenants/{tenant}/``.
 
     Views declare ``read_capability`` (safe methods) and ``write_capability`` (others); an action can
-    override both through ``action_capabilities``. ``None`` means: any active member.
+    override both through ``action_capabilities``. ``None`` means: any active member; a tuple means
+    any one of these (object-level checks then narrow it down, e.g. an organiser's own events).
     """
 
-    read_capability: Capability | None = Capability.VIEW
-    write_capability: Capability | None = Capability.MANAGE
-    action_capabilities: dict[str, Capability | None] = {}
+    read_capability: Capability | tuple[Capability, ...] | None = Capability.VIEW
+    write_capability: Capability | tuple[Capability, ...] | None = Capability.MANAGE
+    action_capabilities: dict[str, Capability | tuple[Capability, ...] | None] = {}
     permission_classes = [permissions.IsAuthenticated]
 
     def dispatch(self, request, *args, **kwargs):
@@ -46,13 +56,17 @@ class TenantViewMixin:
         request.tenant, request.membership = tenant, membership
         self._scope_stack.enter_context(tenant_scope(tenant))
         capability = self.required_capability(request)
-        if capability is not None and not role_has(membership.role, capability):
+        if not role_allows(membership.role, capability):
             raise PermissionDenied(
                 f"Your role '{membership.role}' in {tenant.slug} does not allow this "
-                f"('{capability}' right needed)."
+                f"({_describe(capability)} right needed)."
             )
 
-    def required_capability(self, request) -> Capability | None:
+    def has_capability(self, capability: Capability) -> bool:
+        """Whether the caller's role in this tenant has ``capability``."""
+        return role_has(self.membership.role, capability)
+
+    def required_capability(self, request) -> Capability | tuple[Capability, ...] | None:
         action = getattr(self, "action", None)
         if action in self.action_capabilities:
             return self.action_capabilities[action]
@@ -94,3 +108,9 @@ class TenantModelViewSet(
     TenantGenericViewSet,
 ):
     """Create, read, update, delete and list inside one tenant."""
+
+
+def _describe(capability) -> str:
+    if isinstance(capability, tuple):
+        return " or ".join(f"'{c}'" for c in capability)
+    return f"'{capability}'"

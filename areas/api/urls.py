@@ -1,0 +1,22 @@
+"""API routes of the areas app."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from .views import AreaViewSet, CrowdLevelSettingsView, EventViewSet
+
+router = SimpleRouter()
+router.register(r"tenants/(?P<tenant>[^/.]+)/areas", AreaViewSet, basename="area")
+router.register(r"tenants/(?P<tenant>[^/.]+)/events", EventViewSet, basename="event")
+
+urlpatterns = [
+    path(
+        "tenants/<str:tenant>/areas.geojson",
+        AreaViewSet.as_view(
+            {"get": "geojson"}, renderer_classes=AreaViewSet.geojson.kwargs["renderer_classes"]
+        ),
+        name="area-geojson-file",
+    ),
+    path("tenants/<str:tenant>/crowd-levels/", CrowdLevelSettingsView.as_view(), name="crowd-levels"),
+    *router.urls,
+]

@@ -1,0 +1,379 @@
+"""Views of the areas API: areas and event zones (with GeoJSON export and import), events, crowd levels."""
+
+import shapely.errors
+from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenants.api.base import TenantModelViewSet, TenantViewMixin
+from tenants.api.problems import problem_response
+from tenants.choices import Capability
+
+from .. import selectors, services
+from ..geometry import GeometryError, reproject
+from ..models import Area, Event
+from .serializers import (
+    AreaFilterSerializer,
+    AreaSerializer,
+    CrowdLevelSettingsSerializer,
+    EventSerializer,
+)
+
+MAX_IMPORT_FEATURES = 5000
+FEATURE_ONLY_PROPERTIES = {
+    "id",
+    "surface_m2",
+    "effective_surface_m2",
+    "bbox",
+    "centroid",
+    "created_at",
+    "updated_at",
+}
+
+
+class GeoJSONRenderer(JSONRenderer):
+    media_type = "application/geo+json"
+    format = "geojson"
+
+
+class GeoJSONParser(JSONParser):
+    media_type = "application/geo+json"
+
+
+class AreaViewSet(TenantModelViewSet):
+    """Areas and event zones of the tenant. Organisers see and edit only the zones of their own events.
+
+    DELETE removes an area without history; an area that anything refers to (sub-areas, data, the
+    action log) is archived instead and stays readable with ``?archived=true``.
+    """
+
+    model = Area
+    serializer_class = AreaSerializer
+    read_capability = (Capability.VIEW, Capability.EVENTS)
+    write_capability = (Capability.MANAGE, Capability.EVENTS)
+    action_capabilities = {"import_features": Capability.MANAGE}
+    parser_classes = [JSONParser, GeoJSONParser]
+
+    def get_tenant_queryset(self):
+        filters = {}
+        if self.action in ("list", "geojson"):
+            params = AreaFilterSerializer(data=self.request.query_params)
+            params.is_valid(raise_exception=True)
+            filters = params.validated_data
+        else:
+            filters = {"archived": "all"}
+        return selectors.area_list(membership=self.membership, **filters)
+
+    def get_serializer(self, *args, **kwargs):
+        serializer = super().get_serializer(*args, **kwargs)
+        if not self.is_schema_request() and not self.has_capability(Capability.MANAGE):
+            # Organisers place zones only in events they may change.
+            editable = selectors.event_list(membership=self.membership, permission=selectors.ORGANISER_CHANGE)
+            fields = serializer.child.fields if hasattr(serializer, "child") else serializer.fields
+            fields["event"].queryset_filter = lambda field: editable
+        return serializer
+
+    def _check_organiser_may_edit(self, area: Area | None, data: dict) -> None:
+        if self.has_capability(Capability.MANAGE):
+            return
+        target_event = data.get("event", area.event if area else None)
+        if target_event is None:
+            raise PermissionDenied("Event organisers work only on temporary zones of their own events.")
+        if (
+            area is not None
+            and area.event_id
+            and not self.request.user.has_perm(selectors.ORGANISER_CHANGE, area.event)
+        ):
+            raise PermissionDenied("You may view this zone's event but not change it.")
+
+    @extend_schema(parameters=[AreaFilterSerializer])
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def perform_create(self, serializer):
+        self._check_organiser_may_edit(None, serializer.validated_data)
+        serializer.instance = services.area_create(
+            tenant=self.tenant, actor=self.request.user, data=serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        self._check_organiser_may_edit(serializer.instance, serializer.validated_data)
+        serializer.instance = services.area_update(
+            area=serializer.instance, actor=self.request.user, data=serializer.validated_data
+        )
+
+    @extend_schema(
+        responses={
+            204: OpenApiResponse(description="Deleted"),
+            200: OpenApiResponse(
+                AreaSerializer, description="Archived instead, because the area has history"
+            ),
+        }
+    )
+    def destroy(self, request, *args, **kwargs):
+        area = self.get_object()
+        self._check_organiser_may_edit(area, {})
+        outcome = services.area_delete(area=area, actor=request.user)
+        if outcome == "archived":
+            return Response(AreaSerializer(area).data, status=status.HTTP_200_OK)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[AreaFilterSerializer],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="RFC 7946 FeatureCollection")},
+    )
+    @action(
+        detail=False, methods=["get"], renderer_classes=[GeoJSONRenderer, JSONRenderer], url_path="geojson"
+    )
+    def geojson(self, request, *args, **kwargs):
+        """The areas as an RFC 7946 FeatureCollection (same filters as the list)."""
+        areas = list(self.get_queryset())
+        features = []
+        for area in areas:
+            data = AreaSerializer(area, context=self.get_serializer_context()).data
+            geometry = data.pop("geometry")
+            features.append(
+                {"type": "Feature", "id": area.slug, "geometry": geometry, "properties": dict(data)}
+            )
+        body = {"type": "FeatureCollection", "features": features}
+        if areas:
+            body["bbox"] = [
+                min(a.min_lon for a in areas),
+                min(a.min_lat for a in areas),
+                max(a.max_lon for a in areas),
+                max(a.max_lat for a in areas),
+            ]
+        return Response(body, content_type="application/geo+json")
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        parameters=[OpenApiParameter("dry_run", bool, description="Validate and report, change nothing.")],
+        responses={
+            200: inline_serializer(
+                "AreaImportResult",
+                {
+                    "created": serializers.ListField(child=serializers.CharField()),
+                    "updated": serializers.ListField(child=serializers.CharField()),
+                    "ignored_properties": serializers.DictField(),
+                    "dry_run": serializers.BooleanField(),
+                },
+            )
+        },
+    )
+    @action(detail=False, methods=["post"], url_path="import")
+    def import_features(self, request, *args, **kwargs):
+        """Create or update areas by slug from a GeoJSON FeatureCollection; all or nothing.
+
+        A legacy ``crs`` member (e.g. EPSG:28992 from a Dutch GIS) is reprojected to WGS84. Properties that
+        are not area fields are reported back as ``ignored_properties``.
+        """
+        dry_run = str(request.query_params.get("dry_run", "")).lower() in ("1", "true", "yes")
+        features, problems = _parse_feature_collection(request.data)
+        if problems:
+            return _import_problem(problems, len(features))
+
+        def validate(properties, instance):
+            serializer = AreaSerializer(instance=instance, data=properties, partial=instance is not None)
+            serializer.is_valid(raise_exception=True)
+            return dict(serializer.validated_data)
+
+        result = services.areas_import(
+            tenant=self.tenant, actor=request.user, features=features, validate=validate, dry_run=dry_run
+        )
+        if result.errors:
+            return _import_problem(result.errors, len(features))
+        return Response(
+            {
+                "created": result.created,
+                "updated": result.updated,
+                "ignored_properties": result.ignored_properties,
+                "dry_run": result.dry_run,
+            }
+        )
+
+
+def _import_problem(errors: list[dict], total: int):
+    first = errors[0]
+    label = f"Feature {first['feature']}" + (f" ('{first['slug']}')" if first.get("slug") else "")
+    messages = "; ".join(
+        f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+        for name, msgs in first["errors"].items()
+    )
+    detail = (
+        f"{len(errors)} of {total} feature{'s' if total != 1 else ''} invalid; nothing was imported. "
+        f"{label}: {messages}"
+    )
+    return problem_response(400, detail, code="validation", errors=errors)
+
+
+def _parse_feature_collection(data) -> tuple[list[dict], list[dict]]:
+    """Split a FeatureCollection into per-feature property dicts (geometry included) and structural errors."""
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        return [], [
+            {"feature": None, "slug": None, "errors": {"type": ["Body must be a GeoJSON FeatureCollection."]}}
+        ]
+    raw_features = data.get("features")
+    if not isinstance(raw_features, list) or not raw_features:
+        return [], [
+            {
+                "feature": None,
+                "slug": None,
+                "errors": {"features": ["The FeatureCollection has no features."]},
+            }
+        ]
+    if len(raw_features) > MAX_IMPORT_FEATURES:
+        return [], [
+            {
+                "feature": None,
+                "slug": None,
+                "errors": {
+                    "features": [
+                        f"At most {MAX_IMPORT_FEATURES} features per import; got {len(raw_features)}."
+                    ]
+                },
+            }
+        ]
+    crs_name = None
+    crs = data.get("crs")
+    if isinstance(crs, dict):
+        crs_name = (crs.get("properties") or {}).get("name")
+    features, problems, seen = [], [], {}
+    writable = (
+        set(AreaSerializer.Meta.fields) - set(AreaSerializer.Meta.read_only_fields) - {"bbox", "centroid"}
+    )
+    for index, feature in enumerate(raw_features):
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            problems.append({"feature": index, "slug": None, "errors": {"type": ["Not a GeoJSON Feature."]}})
+            continue
+        properties = feature.get("properties") or {}
+        if not isinstance(properties, dict):
+            problems.append(
+                {"feature": index, "slug": None, "errors": {"properties": ["Must be an object."]}}
+            )
+            continue
+        slug = properties.get("slug") or (feature.get("id") if isinstance(feature.get("id"), str) else None)
+        slug = slug or slugify(str(properties.get("name", "")))[:80]
+        if not slug:
+            problems.append(
+                {
+                    "feature": index,
+                    "slug": None,
+                    "errors": {"slug": ["Give each feature a slug (or id, or name)."]},
+                }
+            )
+            continue
+        if slug in seen:
+            problems.append(
+                {
+                    "feature": index,
+                    "slug": slug,
+                    "errors": {"slug": [f"Slug also used by feature {seen[slug]}."]},
+                }
+            )
+            continue
+        seen[slug] = index
+        geometry = feature.get("geometry")
+        if crs_name and isinstance(geometry, dict):
+            try:
+                geometry = reproject(geometry, crs_name)
+            except GeometryError as exc:
+                problems.append({"feature": index, "slug": slug, "errors": {"crs": exc.messages}})
+                continue
+            except (TypeError, ValueError, AttributeError, shapely.errors.ShapelyError):
+                pass  # malformed coordinates: the geometry validation below names the problem
+        values = {k: v for k, v in properties.items() if k in writable}
+        values["slug"] = slug
+        values["geometry"] = geometry
+        ignored = sorted(k for k in properties if k not in writable and k not in FEATURE_ONLY_PROPERTIES)
+        features.append({"index": index, "slug": slug, "properties": values, "ignored": ignored})
+    return features, problems
+
+
+class EventViewSet(TenantModelViewSet):
+    """Events and their zones. Admins create events and assign organisers; organisers edit their own."""
+
+    model = Event
+    serializer_class = EventSerializer
+    read_capability = (Capability.VIEW, Capability.EVENTS)
+    write_capability = Capability.MANAGE
+    action_capabilities = {
+        "update": (Capability.MANAGE, Capability.EVENTS),
+        "partial_update": (Capability.MANAGE, Capability.EVENTS),
+    }
+
+    def get_tenant_queryset(self):
+        return selectors.event_list(membership=self.membership).prefetch_related("zones")
+
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        if getattr(self, "_page_events", None) is not None:
+            context["organisers"] = selectors.event_organisers(events=self._page_events)
+        return context
+
+    def paginate_queryset(self, queryset):
+        """Look up the organisers of the whole page in one query (the list's serializer context)."""
+        page = super().paginate_queryset(queryset)
+        self._page_events = list(page) if page is not None else list(queryset)
+        return page
+
+    def perform_create(self, serializer):
+        serializer.instance = services.event_create(
+            tenant=self.tenant, actor=self.request.user, data=dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer):
+        event = serializer.instance
+        if not self.has_capability(Capability.MANAGE):
+            if not self.request.user.has_perm(selectors.ORGANISER_CHANGE, event):
+                raise PermissionDenied("You may view this event but not change it.")
+            if "organisers" in serializer.validated_data:
+                raise PermissionDenied("Only admins assign organisers.")
+        serializer.instance = services.event_update(
+            event=event, actor=self.request.user, data=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        services.event_delete(event=instance, actor=self.request.user)
+
+    def destroy(self, request, *args, **kwargs):
+        try:
+            return super().destroy(request, *args, **kwargs)
+        except services.EventHasZonesError as exc:
+            return problem_response(409, str(exc), code="conflict")
+
+
+class CrowdLevelSettingsView(TenantViewMixin, APIView):
+    """The tenant's crowd-level bands: every member reads them, admins set or clear them (null = defaults)."""
+
+    read_capability = None
+    write_capability = Capability.MANAGE
+
+    @extend_schema(responses=CrowdLevelSettingsSerializer)
+    def get(self, request, *args, **kwargs):
+        settings = selectors.crowd_level_settings_get(tenant=self.tenant)
+        return Response(CrowdLevelSettingsSerializer.describe(settings))
+
+    @extend_schema(request=CrowdLevelSettingsSerializer, responses=CrowdLevelSettingsSerializer)
+    def patch(self, request, *args, **kwargs):
+        serializer = CrowdLevelSettingsSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        bands = {
+            k: v for k, v in serializer.validated_data.items() if k in ("density_bands", "capacity_bands")
+        }
+        settings = services.crowd_level_settings_update(tenant=self.tenant, actor=request.user, **bands)
+        return Response(CrowdLevelSettingsSerializer.describe(settings))
+
+    @extend_schema(request=CrowdLevelSettingsSerializer, responses=CrowdLevelSettingsSerializer)
+    def put(self, request, *args, **kwargs):
+        serializer = CrowdLevelSettingsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        bands = {name: serializer.validated_data.get(name) for name in ("density_bands", "capacity_bands")}
+        settings = services.crowd_level_settings_update(tenant=self.tenant, actor=request.user, **bands)
+        return Response(CrowdLevelSettingsSerializer.describe(settings))

@@ -1,0 +1,184 @@
+"""Demo geography: Scheveningen for den-haag, King's Day zones in central Rotterdam for the others.
+
+The shapes are traced from the public base map (BRT/OpenStreetMap) as centre lines with widths, then
+widened geodesically, so the sections follow the real boulevard from the harbour past the Kurhaus to
+the pier. They are demo data at street-level accuracy, not survey data.
+"""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from pyproj import Geod
+
+from tenants.choices import Role
+from tenants.demo import register_demo_seeder
+
+from .choices import AreaKind
+from .geometry import measure
+from .models import Area, Event
+from .services import area_create, area_update, event_create, event_set_organisers
+
+GEOD = Geod(ellps="WGS84")
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+
+def strip(centre: list[tuple[float, float]], left_m: float, right_m: float) -> dict:
+    """A polygon around a centre line (lon, lat points): ``left_m`` to its left, ``right_m`` to its right."""
+    lefts, rights = [], []
+    for i, (lon, lat) in enumerate(centre):
+        a = centre[max(i - 1, 0)]
+        b = centre[min(i + 1, len(centre) - 1)]
+        heading, _, _ = GEOD.inv(a[0], a[1], b[0], b[1])
+        llon, llat, _ = GEOD.fwd(lon, lat, heading - 90, left_m)
+        rlon, rlat, _ = GEOD.fwd(lon, lat, heading + 90, right_m)
+        lefts.append([llon, llat])
+        rights.append([rlon, rlat])
+    ring = lefts + rights[::-1] + [lefts[0]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+def box(lon: float, lat: float, width_m: float, height_m: float, heading: float = 0.0) -> dict:
+    """A rectangle centred on (lon, lat), ``height_m`` along ``heading`` (degrees from north)."""
+    half = height_m / 2
+    start_lon, start_lat, _ = GEOD.fwd(lon, lat, heading + 180, half)
+    end_lon, end_lat, _ = GEOD.fwd(lon, lat, heading, half)
+    return strip([(start_lon, start_lat), (end_lon, end_lat)], width_m / 2, width_m / 2)
+
+
+# Boulevard centre line, south-west (harbour) to north-east (pier). Sea to the left (north-west).
+HARBOUR = (4.2622, 52.1022)
+ZEEKANT = (4.2676, 52.1068)
+KURHAUS_FRONT = (4.2727, 52.1117)
+PIER_ENTRANCE = (4.2757, 52.1148)
+PIER_HEAD = (4.2688, 52.1178)
+
+SCHEVENINGEN = [
+    {
+        "slug": "boulevard",
+        "name": "Boulevard Scheveningen",
+        "geometry": strip([HARBOUR, ZEEKANT, KURHAUS_FRONT, PIER_ENTRANCE], 15, 15),
+        "capacity": None,
+        "tags": ["boulevard"],
+        "description": "The seafront promenade from the harbour to the pier.",
+    },
+    {
+        "slug": "boulevard-haven",
+        "name": "Boulevard: harbour to Zeekant",
+        "geometry": strip([HARBOUR, ZEEKANT], 15, 15),
+        "parent": "boulevard",
+        "tags": ["boulevard"],
+    },
+    {
+        "slug": "boulevard-zeekant",
+        "name": "Boulevard: Zeekant to Kurhaus",
+        "geometry": strip([ZEEKANT, KURHAUS_FRONT], 15, 15),
+        "parent": "boulevard",
+        "tags": ["boulevard"],
+    },
+    {
+        "slug": "boulevard-kurhaus",
+        "name": "Boulevard: Kurhaus to the pier",
+        "geometry": strip([KURHAUS_FRONT, PIER_ENTRANCE], 15, 15),
+        "parent": "boulevard",
+        "tags": ["boulevard"],
+    },
+    {
+        "slug": "strand-scheveningen",
+        "name": "Beach in front of the boulevard",
+        "geometry": strip([HARBOUR, ZEEKANT, KURHAUS_FRONT, PIER_ENTRANCE], 140, -15),
+        "usable_share": 0.8,  # the strip along the water line is not usable at high tide
+        "tags": ["beach"],
+    },
+    {
+        "slug": "de-pier",
+        "name": "De Pier",
+        "geometry": strip([PIER_ENTRANCE, PIER_HEAD], 12, 12),
+        "capacity": 3000,
+        "tags": ["pier"],
+    },
+    {
+        "slug": "kurhausplein",
+        "name": "Gevers Deynootplein (Kurhaus square)",
+        "geometry": box(4.2768, 52.1106, 70, 110, heading=35),
+        "tags": ["square"],
+    },
+    {
+        "slug": "tramhaltes-kurhaus",
+        "name": "Tram stops Kurhaus and Gevers Deynootweg",
+        "geometry": box(4.2795, 52.1098, 25, 160, heading=35),
+        "tags": ["transport"],
+    },
+]
+
+KINGS_DAY = {
+    "slug": "koningsdag-2027",
+    "name": "Koningsdag 2027 Rotterdam",
+    "start": datetime(2027, 4, 27, 8, 0, tzinfo=AMSTERDAM),
+    "end": datetime(2027, 4, 27, 21, 0, tzinfo=AMSTERDAM),
+    "expected_attendance": 250_000,
+    "organiser": "Stichting Koningsdag Rotterdam",
+    "description": "Free market and stages in the city centre.",
+}
+KINGS_DAY_ZONES = [
+    {
+        "slug": "coolsingel",
+        "name": "Coolsingel (city hall to Beursplein)",
+        "geometry": strip([(4.4783, 51.9246), (4.4790, 51.9213), (4.4802, 51.9187)], 25, 25),
+        "capacity": 30000,
+        "tags": ["vrijmarkt"],
+    },
+    {
+        "slug": "binnenrotte",
+        "name": "Binnenrotte and Markthal",
+        "geometry": strip([(4.4876, 51.9232), (4.4869, 51.9199)], 40, 40),
+        "capacity": 25000,
+        "tags": ["stage"],
+    },
+    {
+        "slug": "schouwburgplein",
+        "name": "Schouwburgplein",
+        "geometry": box(4.4738, 51.9210, 110, 140, heading=10),
+        "capacity": 15000,
+        "tags": ["stage"],
+    },
+    {
+        "slug": "erasmusbrug-noord",
+        "name": "Erasmusbrug north ramp and Boompjes",
+        "geometry": strip([(4.4858, 51.9118), (4.4838, 51.9088)], 20, 20),
+        "capacity": 8000,
+        "tags": ["bridge"],
+    },
+]
+
+
+def _upsert_area(tenant, spec: dict, **extra) -> Area:
+    spec = dict(spec)
+    share = spec.pop("usable_share", None)
+    parent_slug = spec.pop("parent", None)
+    measured = measure(spec.pop("geometry"))
+    data = {"geometry": measured, **spec, **extra}
+    if parent_slug:
+        data["parent"] = Area.objects.get(tenant=tenant, slug=parent_slug)
+    if share:
+        data["usable_surface_m2"] = round(measured.surface_m2 * share)
+    existing = Area.objects.filter(tenant=tenant, slug=spec["slug"]).first()
+    if existing:
+        return area_update(area=existing, actor=None, data=data)
+    return area_create(tenant=tenant, actor=None, data=data)
+
+
+@register_demo_seeder(20, "areas")
+def seed_areas(*, tenant, users, stdout) -> None:
+    """Scheveningen for den-haag; a King's Day event with zones for rotterdam and koningsdag-events."""
+    if tenant.slug == "den-haag":
+        for spec in SCHEVENINGEN:
+            _upsert_area(tenant, spec, kind=AreaKind.PERMANENT)
+        stdout.write(f"  {tenant.slug}: {len(SCHEVENINGEN)} Scheveningen areas")
+    elif tenant.slug in ("rotterdam", "koningsdag-events"):
+        event = Event.objects.filter(tenant=tenant, slug=KINGS_DAY["slug"]).first()
+        if event is None:
+            event = event_create(tenant=tenant, actor=None, data=dict(KINGS_DAY))
+        for spec in KINGS_DAY_ZONES:
+            _upsert_area(tenant, spec, kind=AreaKind.TEMPORARY, event=event)
+        event_set_organisers(event=event, actor=None, usernames=[users[Role.ORGANISER].username])
+        stdout.write(f"  {tenant.slug}: event {event.name} with {len(KINGS_DAY_ZONES)} zones")

@@ -1,0 +1,137 @@
+"""Areas (permanent areas and temporary event zones), events, and the tenant's crowd-level bands."""
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from tenants.models import Tenant
+from tenants.scoping import TenantScopedManager
+
+from .choices import AreaKind
+from .levels import DEFAULT_CAPACITY_BANDS, DEFAULT_DENSITY_BANDS
+
+
+class CrowdLevelSettings(models.Model):
+    """A tenant's own crowd-level bands, overriding the defaults for all its areas."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="crowd_level_settings")
+    density_bands = models.JSONField(null=True, blank=True, help_text="Lower bounds in persons/m².")
+    capacity_bands = models.JSONField(null=True, blank=True, help_text="Lower bounds in % of capacity.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        verbose_name_plural = "crowd level settings"
+
+    def __str__(self) -> str:
+        return f"crowd levels of {self.tenant}"
+
+
+class Event(models.Model):
+    """An event (King's Day, a festival) that groups temporary zones for its duration."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    slug = models.SlugField(max_length=80)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    expected_attendance = models.PositiveIntegerField(null=True, blank=True)
+    organiser = models.CharField(max_length=200, blank=True, help_text="The organising party.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["start", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "slug"], name="event_unique_slug"),
+            models.CheckConstraint(condition=Q(end__gt=models.F("start")), name="event_end_after_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Area(models.Model):
+    """A piece of geography whose crowding is watched: a boulevard section, a square, an event zone."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="areas")
+    slug = models.SlugField(max_length=80)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    kind = models.CharField(max_length=12, choices=AreaKind.choices, default=AreaKind.PERMANENT)
+    geometry = models.JSONField(help_text="GeoJSON Polygon or MultiPolygon in WGS84, RFC 7946 orientation.")
+    surface_m2 = models.FloatField(help_text="Geodesic surface of the geometry (WGS84 ellipsoid).")
+    usable_surface_m2 = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Usable part of the surface, when less than the whole (beach minus sea).",
+    )
+    capacity = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(10_000_000)]
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_to = models.DateTimeField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    tag_index = models.CharField(
+        max_length=1000, blank=True, editable=False, help_text="|tag|tag| for filtering"
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.PROTECT, related_name="zones")
+    density_bands = models.JSONField(null=True, blank=True)
+    capacity_bands = models.JSONField(null=True, blank=True)
+    min_lon = models.FloatField()
+    min_lat = models.FloatField()
+    max_lon = models.FloatField()
+    max_lat = models.FloatField()
+    centroid_lon = models.FloatField()
+    centroid_lat = models.FloatField()
+    archived_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "slug"], name="area_unique_slug"),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_to__gt=models.F("valid_from")),
+                name="area_valid_window",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "min_lon", "max_lon", "min_lat", "max_lat"], name="area_bbox")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_surface_m2(self) -> float:
+        """The surface densities are computed on: the usable part where set."""
+        return self.usable_surface_m2 or self.surface_m2
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    def effective_bands(self, tenant_settings: CrowdLevelSettings | None) -> tuple[dict, dict]:
+        """(density bands, capacity bands) in force: the area's own, else the tenant's, else the defaults."""
+        density = (
+            self.density_bands or (tenant_settings and tenant_settings.density_bands) or DEFAULT_DENSITY_BANDS
+        )
+        capacity = (
+            self.capacity_bands
+            or (tenant_settings and tenant_settings.capacity_bands)
+            or DEFAULT_CAPACITY_BANDS
+        )
+        return density, capacity

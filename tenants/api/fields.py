@@ -1,0 +1,41 @@
+"""Serializer fields shared by every app's API."""
+
+from django.utils.dateparse import parse_datetime
+from rest_framework import serializers
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 timestamps that must carry a time zone: a naive time is ambiguous across DST, so 400."""
+
+    default_error_messages = {
+        "naive": "Timestamp {value!r} has no time zone; add 'Z' or an offset such as '+02:00'.",
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None  # well-formed but impossible (month 13): the parent reports the format
+            if parsed is not None and parsed.tzinfo is None:
+                self.fail("naive", value=value)
+        return super().to_internal_value(value)
+
+
+class ScopedSlugRelatedField(serializers.SlugRelatedField):
+    """A slug reference to a tenant-owned model, looked up inside the active tenant scope at validation time.
+
+    The queryset cannot be built at import time (no scope is active then), so it is built per request;
+    a slug of another tenant's object is simply 'not found'.
+    """
+
+    def __init__(self, model, **kwargs):
+        self.model = model
+        self.queryset_filter = kwargs.pop("queryset_filter", None)
+        kwargs.setdefault("slug_field", "slug")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        if self.queryset_filter is not None:
+            return self.queryset_filter(self)
+        return self.model.objects.all()

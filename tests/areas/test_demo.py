@@ -1,0 +1,57 @@
+"""seed_demo's geography: Scheveningen for den-haag, King's Day in Rotterdam for the other two."""
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django_scopes import scopes_disabled
+
+from areas.models import Area, Event
+
+
+@pytest.fixture
+def demo(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())  # idempotent
+
+
+def test_den_haag_has_scheveningen(demo):
+    with scopes_disabled():
+        areas = {a.slug: a for a in Area.objects.filter(tenant__slug="den-haag")}
+    assert set(areas) == {
+        "boulevard",
+        "boulevard-haven",
+        "boulevard-zeekant",
+        "boulevard-kurhaus",
+        "strand-scheveningen",
+        "de-pier",
+        "kurhausplein",
+        "tramhaltes-kurhaus",
+    }
+    sections = [areas[s] for s in ("boulevard-haven", "boulevard-zeekant", "boulevard-kurhaus")]
+    assert all(s.parent_id == areas["boulevard"].pk for s in sections)
+    # about 1.9 km of promenade, 30 m wide
+    assert 45_000 < areas["boulevard"].surface_m2 < 65_000
+    assert sum(s.surface_m2 for s in sections) == pytest.approx(areas["boulevard"].surface_m2, rel=0.03)
+    beach = areas["strand-scheveningen"]
+    assert beach.usable_surface_m2 == pytest.approx(0.8 * beach.surface_m2, abs=1)
+    for area in areas.values():  # all on the Scheveningen seafront
+        assert 4.25 < area.centroid_lon < 4.29 and 52.09 < area.centroid_lat < 52.12
+
+
+def test_kings_day_in_rotterdam_for_both_tenants(demo):
+    for slug in ("rotterdam", "koningsdag-events"):
+        with scopes_disabled():
+            event = Event.objects.get(tenant__slug=slug, slug="koningsdag-2027")
+            zones = list(event.zones.all())
+        assert len(zones) == 4
+        assert all(z.kind == "temporary" and z.valid_from == event.start for z in zones)
+        assert all(51.90 < z.centroid_lat < 51.93 and 4.47 < z.centroid_lon < 4.49 for z in zones)
+
+
+def test_demo_organiser_sees_the_event(demo, client):
+    client.login(username="koningsdag-events-organiser", password="demo")
+    events = client.get("/api/v1/tenants/koningsdag-events/events/").json()["results"]
+    assert [e["slug"] for e in events] == ["koningsdag-2027"]
+    assert events[0]["organisers"] == ["koningsdag-events-organiser"]
