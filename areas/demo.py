@@ -6,6 +6,7 @@ the pier. They are demo data at street-level accuracy, not survey data.
 """
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from pyproj import Geod
@@ -100,12 +101,14 @@ SCHEVENINGEN = [
         "slug": "kurhausplein",
         "name": "Gevers Deynootplein (Kurhaus square)",
         "geometry": box(4.2768, 52.1106, 70, 110, heading=35),
+        "capacity": 1500,
         "tags": ["square"],
     },
     {
         "slug": "tramhaltes-kurhaus",
         "name": "Tram stops Kurhaus and Gevers Deynootweg",
         "geometry": box(4.2795, 52.1098, 25, 160, heading=35),
+        "capacity": 400,
         "tags": ["transport"],
     },
 ]
@@ -167,6 +170,38 @@ def _upsert_area(tenant, spec: dict, **extra) -> Area:
     return area_create(tenant=tenant, actor=None, data=data)
 
 
+def seed_scheveningen_counts(tenant, stdout) -> None:
+    """A replay source of simulated counting-camera data: four weeks of history, then live every minute."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from sources.models import Source
+    from sources.services import source_create, source_fetch
+
+    from .demo_counts import write_replay_csv
+
+    now = timezone.now()
+    rows = write_replay_csv(Path(settings.VAR_DIR) / "replay" / "scheveningen.csv", now=now)
+    source = Source.objects.filter(tenant=tenant, slug="telcameras-scheveningen").first()
+    if source is None:
+        source = source_create(
+            tenant=tenant,
+            actor=None,
+            data={
+                "slug": "telcameras-scheveningen",
+                "name": "Counting cameras Scheveningen (demo replay)",
+                "kind": "replay",
+                "config": {"file": "scheveningen.csv", "backfill_hours": 24 * 27},
+                "poll_interval": 60,
+                "owner": "Gemeente Den Haag (demo)",
+                "purpose": "Crowd levels on the boulevard, beach and pier (simulated for the demo).",
+                "areas": list(Area.objects.filter(tenant=tenant, slug__in=[s["slug"] for s in SCHEVENINGEN])),
+            },
+        )
+    outcome = source_fetch(source=source)
+    stdout.write(f"  {tenant.slug}: replay of {rows} simulated counts, {outcome.stored} stored now")
+
+
 @register_demo_seeder(20, "areas")
 def seed_areas(*, tenant, users, stdout) -> None:
     """Scheveningen for den-haag; a King's Day event with zones for rotterdam and koningsdag-events."""
@@ -174,6 +209,7 @@ def seed_areas(*, tenant, users, stdout) -> None:
         for spec in SCHEVENINGEN:
             _upsert_area(tenant, spec, kind=AreaKind.PERMANENT)
         stdout.write(f"  {tenant.slug}: {len(SCHEVENINGEN)} Scheveningen areas")
+        seed_scheveningen_counts(tenant, stdout)
     elif tenant.slug in ("rotterdam", "koningsdag-events"):
         event = Event.objects.filter(tenant=tenant, slug=KINGS_DAY["slug"]).first()
         if event is None:

@@ -183,8 +183,13 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tenants.api.problems.problem_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"token": env.str("TOKEN_THROTTLE_RATE", default="10/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("TOKEN_THROTTLE_RATE", default="10/min"),
+        "push": env.str("PUSH_THROTTLE_RATE", default="600/min"),
+    },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # ?format= is ours (json or csv on observation reads), not DRF's renderer switch.
+    "URL_FORMAT_OVERRIDE": None,
 }
 if DEBUG:
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
@@ -203,6 +208,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "TenantKindEnum": "tenants.choices.TenantKind",
+        "AreaKindEnum": "areas.choices.AreaKind",
+        "RoleEnum": "tenants.choices.Role",
+        "MetricEnum": "sources.choices.Metric",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.api.schema.add_problem_responses",
@@ -248,3 +259,12 @@ LOGGING = {
 # Service region (minlon, minlat, maxlon, maxlat); geometry lying outside it but inside when its axes are
 # swapped is rejected as "latitude/longitude swapped". Default: the Netherlands with its coastal waters.
 HOME_REGION_BBOX = tuple(env.list("HOME_REGION_BBOX", cast=float, default=[3.0, 50.6, 7.4, 53.8]))
+
+# --- Sources --------------------------------------------------------------------------------------
+# Fernet keys (newest first) that encrypt source secrets at rest; empty: derived from SECRET_KEY.
+SOURCE_SECRET_KEYS = env.list("SOURCE_SECRET_KEYS", default=[])
+SOURCE_HTTP_TIMEOUT = env.float("SOURCE_HTTP_TIMEOUT", default=20.0)
+SOURCE_MAX_PAYLOAD_BYTES = env.int("SOURCE_MAX_PAYLOAD_BYTES", default=50 * 1024 * 1024)
+# After this many consecutive failures a source's circuit opens and fetching pauses (with backoff).
+SOURCE_CIRCUIT_THRESHOLD = env.int("SOURCE_CIRCUIT_THRESHOLD", default=5)
+PUSH_MAX_ROWS = env.int("PUSH_MAX_ROWS", default=10_000)

@@ -88,6 +88,12 @@ class ApiToken(models.Model):
         help_text="When set, the token works for this tenant only.",
     )
     name = models.CharField(max_length=100, blank=True)
+    source_ids = models.JSONField(
+        default=list, blank=True, help_text="When not empty, the token may push only to these sources (ids)."
+    )
+    may_create_series = models.BooleanField(
+        default=False, help_text="Whether a push with an unknown series key creates the series."
+    )
     prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token in lists.")
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)

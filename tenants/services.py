@@ -168,7 +168,13 @@ def hash_token(raw: str) -> str:
 
 @transaction.atomic
 def api_token_issue(
-    *, user, tenant: Tenant | None = None, name: str = "", ttl_days: int | None = None
+    *,
+    user,
+    tenant: Tenant | None = None,
+    name: str = "",
+    ttl_days: int | None = None,
+    source_ids: list[int] | None = None,
+    may_create_series: bool = False,
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its raw key, which is shown once and never stored."""
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -177,6 +183,8 @@ def api_token_issue(
         user=user,
         tenant=tenant,
         name=name,
+        source_ids=list(source_ids or []),
+        may_create_series=may_create_series,
         prefix=raw[:12],
         key_hash=hash_token(raw),
         expires_at=timezone.now() + timedelta(days=days),

@@ -10,6 +10,7 @@ from django_scopes import scopes_disabled
 from areas.geometry import measure
 from areas.models import Area, Event
 from areas.services import area_create, event_create
+from sources.models import Series, Source
 from tenants.choices import Role
 from tenants.models import Membership, Tenant
 from tenants.scoping import tenant_scope
@@ -89,10 +90,37 @@ def make_event(tenant: Tenant, slug: str = "koningsdag", organisers=(), **data):
         )
 
 
+def make_source(
+    tenant: Tenant, kind: str = "counting_camera", config=None, secrets=None, slug=None, areas=(), **data
+):
+    """A source created through the service (config and secrets validated against the connector)."""
+    from sources.services import source_create
+
+    data.setdefault("name", (slug or kind).replace("-", " ").replace("_", " ").title())
+    with tenant_scope(tenant):
+        count = tenant.sources.model.objects.count()
+        return source_create(
+            tenant=tenant,
+            actor=None,
+            data={"slug": slug or f"{kind.replace('_', '-')}-{count + 1}", "kind": kind, "config": config or {},
+                  "secrets": secrets or {}, "areas": list(areas), **data},
+        )  # fmt: skip
+
+
 # One maker per tenant-owned model that an API route exposes. The generated cross-tenant test fails for a
 # route whose model has no maker here, so every new endpoint gets covered.
+def make_series(tenant: Tenant, key: str = "cam-1", metric: str = "people_count", source=None, **data):
+    """A series of a (new) counting-camera source."""
+    source = source or make_source(tenant)
+    return Series.objects.with_scopes_disabled().create(
+        tenant=tenant, source=source, key=key, metric=metric, name=data.pop("name", key), **data
+    )
+
+
 TENANT_OBJECT_MAKERS = {
     Membership: lambda tenant: MembershipFactory(tenant=tenant, role=Role.ANALYST),
+    Source: lambda tenant: make_source(tenant),
+    Series: lambda tenant: make_series(tenant),
     Area: lambda tenant: make_area(tenant, slug=f"area-{Area.objects.count() + 1}"),
     Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
 }

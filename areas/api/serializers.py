@@ -1,6 +1,8 @@
 """Serializers of the areas API."""
 
 from django.utils.text import slugify
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
@@ -19,6 +21,7 @@ from ..models import Area, Event
 from ..selectors import event_organisers
 
 
+@extend_schema_field(OpenApiTypes.OBJECT)
 class GeometryField(serializers.Field):
     """GeoJSON Polygon/MultiPolygon in WGS84; validated and measured on input."""
 

@@ -53,7 +53,7 @@ def test_real_worker_runs_tasks_from_the_broker(tenant_a):
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         assert count_members.delay(tenant_a.pk).get(timeout=30) == {"tenant": "tenant-a", "members": 1}
         record_heartbeat.delay()
-        for _ in range(100):
+        for _ in range(300):  # up to 30 s: the file-system transport polls once a second
             if cache.get(HEARTBEAT_KEY):
                 break
             time.sleep(0.1)

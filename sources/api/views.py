@@ -1,0 +1,395 @@
+"""Views of the sources API: connectors, sources (CRUD, test, health, push tokens), series, observations."""
+
+import csv
+import io
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.parsers import BaseParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
+from tenants.api.problems import problem_response
+from tenants.choices import Capability, Role, role_has
+from tenants.models import ApiToken, Membership
+from tenants.services import api_token_issue
+
+from .. import selectors, services
+from ..connectors import connector_kinds
+from ..connectors.base import ConnectorError
+from ..models import Series, Source
+from ..push import PushFormatError, TooManyRowsError, parse_csv, parse_json
+from ..selectors import ObservationQuery, TooManyPointsError, observation_points
+from .serializers import (
+    ObservationQuerySerializer,
+    PushResultSerializer,
+    PushTokenRequestSerializer,
+    SeriesSerializer,
+    SourceSerializer,
+    SourceTestResultSerializer,
+    SourceTestSerializer,
+)
+
+User = get_user_model()
+PREVIEW_READINGS = 50
+
+
+class RawJSONParser(BaseParser):
+    """Hands the body over unparsed: the push endpoint reports JSON problems per row itself."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {"format": "json", "body": stream.read() if stream else b""}
+
+
+class RawCSVParser(RawJSONParser):
+    media_type = "text/csv"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return {"format": "csv", "body": stream.read() if stream else b""}
+
+
+class ConnectorListView(APIView):
+    """Available connectors with their configuration JSON Schema (for forms that configure a source)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
+    def get(self, request):
+        return Response(
+            [
+                {
+                    "kind": kind,
+                    "label": cls.label,
+                    "description": cls.description,
+                    "push_only": cls.push_only,
+                    "default_poll_interval": cls.default_poll_interval,
+                    "config_schema": cls.config_schema,
+                    "secret_schema": cls.secret_schema,
+                    "stores": cls.stores,
+                }
+                for kind, cls in connector_kinds().items()
+            ]
+        )
+
+
+def _preview(result) -> dict:
+    readings = [
+        {
+            "key": r.key,
+            "metric": r.metric,
+            "unit": r.unit,
+            "time": r.time.isoformat(),
+            "value": r.value,
+            "area": r.area,
+            "facility": r.facility,
+        }
+        for r in result.readings[:PREVIEW_READINGS]
+    ]
+    return {
+        "ok": True,
+        "error": "",
+        "readings": readings,
+        "total": len(result.readings),
+        "warnings": result.warnings,
+    }
+
+
+class SourceViewSet(TenantModelViewSet):
+    """Data sources of the tenant; secrets are write-only. Admins configure, viewers read."""
+
+    model = Source
+    serializer_class = SourceSerializer
+    action_capabilities = {
+        "observations": Capability.VIEW,  # GET; POST (push) is checked in the handler
+        "health": Capability.VIEW,
+    }
+
+    def get_tenant_queryset(self):
+        return selectors.source_list(tenant=self.tenant)
+
+    def required_capability(self, request):
+        if self.action == "observations" and request.method == "POST":
+            return Capability.PUSH
+        return super().required_capability(request)
+
+    def get_throttles(self):
+        if self.action == "observations" and self.request.method == "POST":
+            self.throttle_scope = "push"
+            return [ScopedRateThrottle()]
+        return super().get_throttles()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.source_create(
+            tenant=self.tenant, actor=self.request.user, data=dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.source_update(
+            source=serializer.instance, actor=self.request.user, data=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance):
+        services.source_delete(source=instance, actor=self.request.user)
+
+    @extend_schema(request=None, responses=SourceTestResultSerializer)
+    @action(detail=True, methods=["post"], url_path="test")
+    def test(self, request, *args, **kwargs):
+        """Fetch and parse now and show what would be stored; stores nothing and changes no health."""
+        source = self.get_object()
+        try:
+            result = services.fetch_and_parse(source)
+        except ConnectorError as exc:
+            return Response({"ok": False, "error": exc.message, "readings": [], "total": 0, "warnings": []})
+        return Response(_preview(result))
+
+    @extend_schema(
+        request=SourceTestSerializer, responses=SourceTestResultSerializer, operation_id="tenants_sources_try"
+    )
+    @action(detail=False, methods=["post"], url_path="test")
+    def test_unsaved(self, request, *args, **kwargs):
+        """Try a set-up before saving it ("test connection"); nothing is stored."""
+        serializer = SourceTestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        probe = Source(tenant=self.tenant, kind=data["kind"], config=data["config"], name="test")
+        try:
+            with transaction.atomic():
+                services._validate_source(probe, data["secrets"])
+                probe.secrets_encrypted = services.encrypt_secrets(data["secrets"])
+                result = services.fetch_and_parse(probe, areas=data.get("areas"))
+        except services.ValidationError as exc:
+            raise ValidationError(exc.message_dict) from exc
+        except ConnectorError as exc:
+            return Response({"ok": False, "error": exc.message, "readings": [], "total": 0, "warnings": []})
+        return Response(_preview(result))
+
+    @extend_schema(
+        responses=inline_serializer(
+            "SourceHealth", {"id": serializers.IntegerField(), "slug": serializers.CharField()}
+        )
+    )
+    @action(detail=False, methods=["get"])
+    def health(self, request, *args, **kwargs):
+        """Every source with status, last success, last error, consecutive failures, lag and circuit state."""
+        now = timezone.now()
+        return Response(
+            [
+                {
+                    "id": s.pk,
+                    "slug": s.slug,
+                    "name": s.name,
+                    "kind": s.kind,
+                    **selectors.source_health(s, now=now),
+                }
+                for s in self.get_queryset()
+            ]
+        )
+
+    @extend_schema(
+        request=PushTokenRequestSerializer,
+        responses={201: inline_serializer("PushToken", {"token": serializers.CharField()})},
+    )
+    @action(detail=True, methods=["post"], url_path="push-tokens")
+    def push_tokens(self, request, *args, **kwargs):
+        """Issue a token that may push to this source only (shown once)."""
+        source = self.get_object()
+        serializer = PushTokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        membership = (
+            Membership.objects.filter(tenant=self.tenant, user__username=data["user"], is_active=True)
+            .select_related("user")
+            .first()
+        )
+        if membership is None or not role_has(membership.role, Capability.PUSH):
+            raise ValidationError(
+                {"user": [f"'{data['user']}' is not an active member with the integration or admin role."]}
+            )
+        token, raw = api_token_issue(
+            user=membership.user,
+            tenant=self.tenant,
+            name=data.get("name") or f"push to {source.slug}",
+            ttl_days=data.get("ttl_days"),
+            source_ids=[source.pk],
+            may_create_series=data["may_create_series"],
+        )
+        return Response(
+            {
+                "token": raw,
+                "expires_at": token.expires_at,
+                "sources": [source.slug],
+                "user": membership.user.username,
+            },
+            status=status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(
+        methods=["POST"],
+        request={"application/json": OpenApiTypes.OBJECT, "text/csv": OpenApiTypes.STR},
+        parameters=[OpenApiParameter("atomic", bool, description="All rows or none.")],
+        responses={200: PushResultSerializer, 413: OpenApiResponse(description="More than 10,000 rows")},
+    )
+    @extend_schema(methods=["GET"], parameters=[ObservationQuerySerializer], responses=OpenApiTypes.OBJECT)
+    @action(detail=True, methods=["get", "post"], parser_classes=[RawJSONParser, RawCSVParser])
+    def observations(self, request, *args, **kwargs):
+        """GET: this source's observations (see /observations/). POST: push observations (JSON or CSV)."""
+        source = self.get_object()
+        if request.method == "GET":
+            return _observations_response(request, self.tenant, source=source)
+        return self._push(request, source)
+
+    def _push(self, request, source: Source):
+        token = request.auth
+        if isinstance(token, ApiToken) and token.source_ids and source.pk not in token.source_ids:
+            raise PermissionDenied(f"This token may not push to source '{source.slug}'.")
+        if not source.enabled:
+            return problem_response(409, f"Source '{source.slug}' is disabled.", code="conflict")
+        data = request.data  # parsed first, so an unsupported content type answers 415 before anything else
+        body = data.get("body", b"") if isinstance(data, dict) else b""
+        parse = parse_csv if (request.content_type or "").startswith("text/csv") else parse_json
+        try:
+            items, row_errors = parse(body, max_rows=settings.PUSH_MAX_ROWS)
+        except TooManyRowsError as exc:
+            return problem_response(413, str(exc), code="too_many_rows")
+        except PushFormatError as exc:
+            return problem_response(400, str(exc), code="parse_error")
+        may_create = (
+            token.may_create_series
+            if isinstance(token, ApiToken)
+            else role_has(self.membership.role, Capability.MANAGE)
+        ) or self.membership.role == Role.ADMIN
+        report = services.IngestReport()
+        for error in row_errors:
+            report.reject(error["row"], error["series"], error["reason"])
+        atomic = str(request.query_params.get("atomic", "")).lower() in ("1", "true", "yes")
+        config_metric = source.config.get("default_metric") if isinstance(source.config, dict) else None
+        try:
+            report = services.ingest(
+                source=source,
+                items=items,
+                may_create_series=may_create,
+                default_metric=config_metric,
+                atomic=atomic,
+                report=report,
+            )
+        except services.AtomicRejectedError as exc:
+            body = exc.report.as_dict() | {"accepted": 0}
+            return problem_response(
+                400,
+                f"{exc.report.rejected} row(s) rejected and ?atomic=true: nothing was stored.",
+                code="rows_rejected",
+                errors=body["errors"],
+            )
+        if report.accepted == 0 and report.duplicate == 0 and report.rejected:
+            return problem_response(
+                400, f"All {report.rejected} row(s) were rejected; nothing was stored.", code="rows_rejected",
+                errors=report.errors,
+            )  # fmt: skip
+        return Response(report.as_dict())
+
+
+def _observations_response(request, tenant, *, source: Source | None = None):
+    params = ObservationQuerySerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    data = params.validated_data
+    end = data.get("end") or timezone.now()
+    start = data.get("start") or end - timezone.timedelta(hours=24)
+    series = Series.objects.filter(tenant=tenant).select_related("source", "area")
+    if source is not None:
+        series = series.filter(source=source)
+    if data.get("source"):
+        series = series.filter(source__slug=data["source"])
+    if data.get("series"):
+        series = series.filter(pk__in=data["series"])
+    if data.get("area"):
+        series = series.filter(area__slug=data["area"])
+    if data.get("metric"):
+        series = series.filter(metric=data["metric"])
+    series = list(series.order_by("source__slug", "key")[:500])
+    if data.get("series") and len(series) != len(set(data["series"])):
+        missing = sorted(set(data["series"]) - {s.pk for s in series})
+        raise NotFound(f"No series {', '.join(map(str, missing))} in this tenant.")
+    query = ObservationQuery(
+        series=series,
+        start=start,
+        end=end,
+        resample=data["resample"],
+        agg=data["agg"],
+        time_zone=tenant.time_zone,
+    )
+    try:
+        points = observation_points(query)
+    except TooManyPointsError as exc:
+        return problem_response(400, str(exc), code="too_many_points")
+    if data["format"] == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["source", "series", "metric", "unit", "time", "value"])
+        for s in series:
+            for time, value in points[s.pk]:
+                writer.writerow([s.source.slug, s.key, s.metric, s.unit, time.isoformat(), value])
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="observations-{tenant.slug}.csv"'
+        return response
+    return Response(
+        {
+            "start": start,
+            "end": end,
+            "resample": data["resample"],
+            "agg": data["agg"] if data["resample"] != "raw" else None,
+            "series": [
+                {
+                    "id": s.pk,
+                    "source": s.source.slug,
+                    "key": s.key,
+                    "name": s.name,
+                    "metric": s.metric,
+                    "unit": s.unit,
+                    "area": s.area.slug if s.area else None,
+                    "points": [[time.isoformat(), value] for time, value in points[s.pk]],
+                }
+                for s in series
+            ],
+        }
+    )
+
+
+class SeriesViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, TenantGenericViewSet
+):
+    """Series of the tenant's sources; admins attach a series to an area, rename it or set its unit."""
+
+    model = Series
+    serializer_class = SeriesSerializer
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_tenant_queryset(self):
+        series = selectors.series_list(tenant=self.tenant, metric=self.request.query_params.get("metric"))
+        if self.request.query_params.get("source"):
+            series = series.filter(source__slug=self.request.query_params["source"])
+        if self.request.query_params.get("area"):
+            series = series.filter(area__slug=self.request.query_params["area"])
+        return series
+
+
+class ObservationsView(TenantViewMixin, APIView):
+    """Observations of the tenant's series, raw or resampled (5min to day; mean/sum/min/max), JSON or CSV."""
+
+    read_capability = Capability.VIEW
+
+    @extend_schema(parameters=[ObservationQuerySerializer], responses=OpenApiTypes.OBJECT)
+    def get(self, request, *args, **kwargs):
+        return _observations_response(request, self.tenant)

@@ -1,0 +1,140 @@
+"""The connector plug-in interface. A connector is one class registered under its ``kind``.
+
+``fetch`` does the network part and returns raw payloads; ``parse`` turns one payload into readings
+and is pure, so it is tested on recorded payloads. The core (sources.services) creates series,
+stores observations, keeps health and never knows a connector's format.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+import jsonschema
+
+from ..http import HttpClient
+
+
+class ConnectorError(Exception):
+    """Base of fetch and parse failures; ``message`` is shown to the tenant as the source's last error."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class FetchError(ConnectorError):
+    """The feed could not be fetched (HTTP error, timeout, refused, too large)."""
+
+
+class ParseError(ConnectorError):
+    """The payload is not what the connector expects (HTML instead of JSON, truncated gzip...)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One value a connector found: it becomes an observation of the series ``key``."""
+
+    key: str  # unique within the source: vendor sensor id, "<station>:<metric>", facility id...
+    metric: str  # sources.choices.Metric value
+    time: datetime  # timezone-aware
+    value: float
+    unit: str = ""
+    name: str = ""  # human label for a new series
+    area: str | None = None  # slug of the area this series belongs to, when the connector knows it
+    facility: str = ""  # site, garage, stop or station id
+
+
+@dataclass
+class Payload:
+    """A raw response, kept only in memory between fetch and parse."""
+
+    body: bytes
+    url: str = ""
+    content_type: str = ""
+    status: int = 200
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. the facility a per-facility request was for
+
+
+@dataclass
+class ParseResult:
+    """What ``parse`` found: readings, problems with parts of the payload, and the connector's new cursor."""
+
+    readings: list[Reading] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class AreaInfo:
+    """What a connector may know of an area it feeds (no model import: sources sits below areas)."""
+
+    slug: str
+    name: str
+    centroid: tuple[float, float]  # (lon, lat)
+    bbox: tuple[float, float, float, float]
+    geometry: dict
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """The tenant around a source: its time zone and the areas the source feeds (or all the tenant's)."""
+
+    tenant_slug: str
+    time_zone: str
+    areas: tuple[AreaInfo, ...] = ()
+
+
+class Connector:
+    """Base class of every connector. Subclass, set the class attributes, implement fetch and parse."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_schema: ClassVar[dict] = {"type": "object", "properties": {}, "additionalProperties": False}
+    secret_schema: ClassVar[dict] = {"type": "object", "properties": {}, "additionalProperties": False}
+    default_poll_interval: ClassVar[int] = 300
+    push_only: ClassVar[bool] = False  # vendors push to us; the dispatcher never polls it
+    stores: ClassVar[str] = ""  # plain words for the public register: what is kept, nothing more
+    legal_basis: ClassVar[str] = "public task (Gemeentewet art. 172, public order and safety)"
+
+    def __init__(
+        self,
+        *,
+        config: dict,
+        secrets: dict | None = None,
+        context: ConnectorContext,
+        http: HttpClient | None = None,
+        state: dict | None = None,
+        now: datetime | None = None,
+    ):
+        self.config = config
+        self.secrets = secrets or {}
+        self.context = context
+        self.http = http or HttpClient()
+        self.state = dict(state or {})
+        self.now = now
+
+    @classmethod
+    def validate_config(cls, config: dict) -> list[str]:
+        """Messages for every way ``config`` breaks the connector's JSON Schema (empty when valid)."""
+        return _schema_errors(cls.config_schema, config)
+
+    @classmethod
+    def validate_secrets(cls, secrets: dict) -> list[str]:
+        return _schema_errors(cls.secret_schema, secrets)
+
+    def fetch(self) -> list[Payload]:
+        """Fetch the raw payload(s). Push-only connectors do not implement it."""
+        raise NotImplementedError(f"{self.kind} is push-only")
+
+    def parse(self, payload: Payload) -> ParseResult:
+        raise NotImplementedError
+
+
+def _schema_errors(schema: dict, value) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    messages = []
+    for error in sorted(validator.iter_errors(value), key=lambda e: list(e.absolute_path)):
+        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+        messages.append(f"{where}: {error.message}")
+    return messages

@@ -1,0 +1,144 @@
+"""Replay: plays a CSV of recorded or simulated counts in real time, looping, aligned to the week.
+
+The CSV (``series,time,value`` plus optional ``metric``, ``unit``, ``area`` columns) is mapped onto the
+present by whole weeks, so a Sunday afternoon in the file plays on a Sunday afternoon. Each fetch emits
+the rows whose mapped time lies between the previous fetch and now; the first fetch also emits
+``backfill_hours`` of history. The demo uses it to bring the Scheveningen areas to life; a city can use
+it to rehearse with its own recordings.
+"""
+
+import csv
+import io
+from bisect import bisect_right
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from . import register
+from .base import Connector, FetchError, ParseError, ParseResult, Payload, Reading
+
+WEEK = timedelta(days=7)
+MAX_ROWS_PER_FETCH = 500_000
+
+
+def replay_dirs() -> list[Path]:
+    """Where replay files are looked up: VAR_DIR/replay (generated, uploaded) then the shipped ones."""
+    return [Path(settings.VAR_DIR) / "replay", Path(__file__).resolve().parent.parent / "replay_data"]
+
+
+@register
+class ReplayConnector(Connector):
+    kind = "replay"
+    label = "Replay of recorded counts (CSV)"
+    description = (
+        "Plays a CSV of recorded or simulated counts in real time, looping and aligned to the week. For "
+        "demos, rehearsals and testing alert rules without live sensors."
+    )
+    default_poll_interval = 60
+    stores = "The values of the CSV file as they play; nothing else."
+    config_schema = {
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9_.-]+\.csv$",
+                "description": "Name of a CSV file in VAR_DIR/replay or the shipped replay_data folder.",
+            },
+            "backfill_hours": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 24 * 90,
+                "default": 0,
+                "description": "History to emit on the first fetch.",
+            },
+            "default_metric": {"type": "string", "default": "people_count"},
+        },
+        "additionalProperties": False,
+    }
+
+    def fetch(self) -> list[Payload]:
+        name = self.config["file"]
+        for folder in replay_dirs():
+            path = folder / name
+            if path.is_file():
+                return [Payload(body=path.read_bytes(), url=str(path), content_type="text/csv")]
+        raise FetchError(f"Replay file '{name}' not found in {', '.join(str(d) for d in replay_dirs())}.")
+
+    def parse(self, payload: Payload) -> ParseResult:
+        rows = _read_csv(payload.body)
+        if not rows:
+            raise ParseError("The replay CSV has no data rows.")
+        now = self.now or timezone.now()
+        start, end = rows[0][0], rows[-1][0]
+        span = max(end - start, WEEK)
+        span = WEEK * -(-span // WEEK)  # whole weeks, so weekdays stay aligned when looping
+        last = self.state.get("played_until")
+        since = (
+            datetime.fromisoformat(last)
+            if last
+            else now - timedelta(hours=self.config.get("backfill_hours", 0))
+        )
+        since = max(since, now - timedelta(days=90))
+        times = [r[0] for r in rows]
+        readings: list[Reading] = []
+        # Walk the loops that overlap (since, now]; offset k shifts the file by k spans.
+        k = (since - start) // span
+        while start + k * span <= now:
+            shift = k * span
+            first = bisect_right(times, since - shift)
+            for time, key, value, metric, unit, area in rows[first:]:
+                played = time + shift
+                if played > now:
+                    break
+                readings.append(
+                    Reading(
+                        key=key,
+                        metric=metric or self.config.get("default_metric", "people_count"),
+                        time=played,
+                        value=value,
+                        unit=unit or "",
+                        name=key,
+                        area=area or None,
+                    )
+                )
+                if len(readings) > MAX_ROWS_PER_FETCH:
+                    raise ParseError(
+                        f"More than {MAX_ROWS_PER_FETCH} rows due at once; lower backfill_hours."
+                    )
+            k += 1
+        return ParseResult(readings=readings, state={"played_until": now.isoformat()})
+
+
+def _read_csv(body: bytes) -> list[tuple]:
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ParseError(f"The replay file is not UTF-8: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"series", "time", "value"} - set(reader.fieldnames or [])
+    if missing:
+        raise ParseError(f"The replay CSV lacks column(s) {', '.join(sorted(missing))}.")
+    rows = []
+    for line, record in enumerate(reader, start=2):
+        try:
+            time = datetime.fromisoformat(record["time"])
+            value = float(record["value"])
+        except (TypeError, ValueError) as exc:
+            raise ParseError(f"Replay CSV line {line}: {exc}") from exc
+        if time.tzinfo is None:
+            raise ParseError(f"Replay CSV line {line}: time {record['time']!r} has no time zone.")
+        rows.append(
+            (
+                time,
+                record["series"],
+                value,
+                record.get("metric") or "",
+                record.get("unit") or "",
+                record.get("area"),
+            )
+        )
+    rows.sort(key=lambda r: r[0])
+    return rows

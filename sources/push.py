@@ -1,0 +1,150 @@
+"""Parsing of pushed observations (JSON or CSV) into rows, with a reason for every row that is unusable.
+
+JSON: ``[{"series": "<key>", "time": "<ISO 8601 with zone>", "value": <number>}, ...]`` (optional
+``metric`` and ``unit`` for a series that does not exist yet). CSV: a header ``series,time,value``
+(optionally ``metric,unit``) and one row per observation. Structural problems of the whole body raise
+:class:`PushFormatError`; problems of single rows are returned per row.
+"""
+
+import csv
+import io
+import json
+from datetime import datetime
+
+from .services import Item
+
+
+class PushFormatError(ValueError):
+    """The body as a whole cannot be read."""
+
+
+class TooManyRowsError(PushFormatError):
+    """More rows than one request may carry."""
+
+
+def parse_time(text) -> tuple[datetime | None, str | None]:
+    """An aware datetime from ISO 8601 text, or an explanation."""
+    if not isinstance(text, str) or not text.strip():
+        return None, f"Time {text!r} is not an ISO 8601 string."
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None, f"Time {text!r} is not ISO 8601 (e.g. 2026-07-04T14:05:00+02:00)."
+    if value.tzinfo is None:
+        return None, f"Time {text!r} has no time zone; add 'Z' or an offset such as '+02:00'."
+    return value, None
+
+
+def _row(
+    index: int, series, time_text, value, metric=None, unit=None
+) -> tuple[Item | None, str | None, str | None]:
+    key = series.strip() if isinstance(series, str) else series
+    if not isinstance(key, str) or not key:
+        return None, None, f"'series' must be a non-empty string, got {series!r}."
+    if len(key) > 200:
+        return None, key, "'series' is longer than 200 characters."
+    time, problem = parse_time(time_text)
+    if problem:
+        return None, key, problem
+    if metric is not None and not isinstance(metric, str):
+        return None, key, f"'metric' must be a string, got {metric!r}."
+    return Item(row=index, key=key, time=time, value=value, metric=metric or None, unit=unit), key, None
+
+
+def parse_json(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
+    """Rows and per-row errors from a JSON body. NaN and Infinity are read, then rejected per row."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PushFormatError(f"Body is not UTF-8: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise PushFormatError(f"JSON parse error: {exc}") from exc
+    if isinstance(data, dict) and isinstance(data.get("observations"), list):
+        data = data["observations"]
+    if not isinstance(data, list):
+        raise PushFormatError('Body must be a JSON array of {"series", "time", "value"} objects.')
+    if len(data) > max_rows:
+        raise TooManyRowsError(f"{len(data)} rows; at most {max_rows} per request.")
+    items, errors = [], []
+    for index, record in enumerate(data):
+        if not isinstance(record, dict):
+            errors.append({"row": index, "series": None, "reason": f"Row is not an object: {record!r:.80}."})
+            continue
+        missing = [name for name in ("series", "time", "value") if name not in record]
+        if missing:
+            errors.append(
+                {
+                    "row": index,
+                    "series": record.get("series"),
+                    "reason": f"Missing field(s): {', '.join(missing)}.",
+                }
+            )
+            continue
+        item, key, problem = _row(
+            index, record["series"], record["time"], record["value"], record.get("metric"), record.get("unit")
+        )
+        if problem:
+            errors.append({"row": index, "series": key, "reason": problem})
+        else:
+            items.append(item)
+    return items, errors
+
+
+def parse_csv(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
+    """Rows and per-row errors from a CSV body with a header line (row numbers count data rows from 0)."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PushFormatError(f"Body is not UTF-8: {exc}") from exc
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise PushFormatError("CSV body is empty; expected a header 'series,time,value'.") from None
+    except csv.Error as exc:
+        raise PushFormatError(f"CSV parse error: {exc}") from exc
+    missing = [name for name in ("series", "time", "value") if name not in header]
+    if missing:
+        raise PushFormatError(f"CSV header lacks {', '.join(missing)}; got {','.join(header)!r}.")
+    position = {name: header.index(name) for name in header}
+    items, errors = [], []
+    try:
+        for index, row in enumerate(reader):
+            if index >= max_rows:
+                raise TooManyRowsError(f"More than {max_rows} rows; at most {max_rows} per request.")
+            if not row or all(not cell.strip() for cell in row):
+                errors.append({"row": index, "series": None, "reason": "Empty line."})
+                continue
+            if len(row) != len(header):
+                errors.append(
+                    {"row": index, "series": row[0] if row else None,
+                     "reason": f"{len(row)} columns; the header has {len(header)}."}
+                )  # fmt: skip
+                continue
+            raw_value = row[position["value"]].strip()
+            try:
+                value = float(raw_value)
+            except ValueError:
+                errors.append(
+                    {
+                        "row": index,
+                        "series": row[position["series"]],
+                        "reason": f"Value {raw_value!r} is not a number.",
+                    }
+                )
+                continue
+            item, key, problem = _row(
+                index,
+                row[position["series"]],
+                row[position["time"]],
+                value,
+                row[position["metric"]].strip() if "metric" in position else None,
+                row[position["unit"]].strip() if "unit" in position else None,
+            )
+            if problem:
+                errors.append({"row": index, "series": key, "reason": problem})
+            else:
+                items.append(item)
+    except csv.Error as exc:
+        raise PushFormatError(f"CSV parse error near data row {index}: {exc}") from exc
+    return items, errors

@@ -1,0 +1,467 @@
+"""Writes of the sources app: sources, ingestion (push and fetch), health, push tokens, retention."""
+
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from tenants.models import Tenant
+
+from .choices import DEFAULT_UNITS, FUTURE_METRICS, NON_NEGATIVE_METRICS, Metric
+from .connectors import connector_kinds, get_connector
+from .connectors.base import AreaInfo, ConnectorContext, ConnectorError, ParseResult, Reading
+from .http import HttpClient
+from .models import Observation, Series, Source
+from .secrets import decrypt_secrets, encrypt_secrets
+from .store import insert_observations, stored_values, update_latest
+
+logger = logging.getLogger(__name__)
+
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MAX_REPORTED = 1000  # errors and conflicts listed per request; counts are always complete
+
+
+# --- ingestion --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    """One row to ingest, from a push request or a connector reading."""
+
+    row: int
+    key: str
+    time: datetime
+    value: float
+    metric: str | None = None
+    unit: str | None = None
+    name: str = ""
+    area: str | None = None
+    facility: str = ""
+
+
+@dataclass
+class IngestReport:
+    """What happened to each row: accepted (new), duplicate (stored already) or rejected (with a reason)."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    errors: list[dict] = field(default_factory=list)
+    conflicts: list[dict] = field(default_factory=list)
+    created_series: list[str] = field(default_factory=list)
+
+    def reject(self, row: int, key: str | None, reason: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_REPORTED:
+            self.errors.append({"row": row, "series": key, "reason": reason})
+
+    def as_dict(self) -> dict:
+        return {
+            "accepted": self.accepted,
+            "duplicate": self.duplicate,
+            "rejected": self.rejected,
+            "errors": self.errors,
+            "conflicts": self.conflicts,
+            "created_series": self.created_series,
+        }
+
+
+class AtomicRejectedError(Exception):
+    """``?atomic=true`` and some rows were rejected: nothing was stored."""
+
+    def __init__(self, report: IngestReport):
+        super().__init__("rows rejected")
+        self.report = report
+
+
+def _area_ids(tenant: Tenant, slugs: set[str]) -> dict[str, int]:
+    if not slugs:
+        return {}
+    area_model = Series._meta.get_field("area").related_model
+    return dict(area_model.objects.filter(tenant=tenant, slug__in=slugs).values_list("slug", "pk"))
+
+
+def default_area_id(source: Source) -> int | None:
+    """A source that feeds exactly one area puts its new series there."""
+    area_ids = list(source.areas.values_list("pk", flat=True)[:2])
+    return area_ids[0] if len(area_ids) == 1 else None
+
+
+def _resolve_series(
+    source: Source, items: list[Item], *, may_create: bool, default_metric: str | None, report: IngestReport
+) -> dict[str, Series]:
+    keys = {item.key for item in items}
+    series = {s.key: s for s in Series.objects.filter(source=source, key__in=keys)}
+    missing = keys - set(series)
+    if not missing or not may_create:
+        return series
+    first = {}
+    for item in items:
+        if item.key in missing and item.key not in first:
+            first[item.key] = item
+    areas = _area_ids(source.tenant, {i.area for i in first.values() if i.area})
+    fallback_area = default_area_id(source)
+    new = []
+    for key, item in first.items():
+        metric = item.metric or default_metric
+        if metric not in Metric.values:
+            continue  # rejected per row below, with the reason
+        new.append(
+            Series(
+                tenant=source.tenant,
+                source=source,
+                key=key,
+                name=item.name or key,
+                metric=metric,
+                unit=item.unit if item.unit is not None else DEFAULT_UNITS.get(metric, ""),
+                area_id=areas.get(item.area) if item.area else fallback_area,
+                facility=item.facility,
+            )
+        )
+    Series.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent request may create the same key
+    created = {s.key for s in new}
+    series.update({s.key: s for s in Series.objects.filter(source=source, key__in=created)})
+    report.created_series.extend(sorted(created))
+    return series
+
+
+def ingest(
+    *,
+    source: Source,
+    items: list[Item],
+    may_create_series: bool,
+    default_metric: str | None = None,
+    atomic: bool = False,
+    now: datetime | None = None,
+    report: IngestReport | None = None,
+) -> IngestReport:
+    """Validate rows, store the valid ones idempotently and report per row. Runs in one transaction.
+
+    A valid row is never lost because a neighbour was bad, unless ``atomic`` asks for all or nothing.
+    """
+    now = now or timezone.now()
+    report = report or IngestReport()
+    with transaction.atomic():
+        series_by_key = _resolve_series(
+            source, items, may_create=may_create_series, default_metric=default_metric, report=report
+        )
+        seen: dict[tuple[int, datetime], tuple[int, float]] = {}
+        rows: list[tuple[int, datetime, float]] = []
+        row_of: dict[tuple[int, datetime], Item] = {}
+        for item in items:
+            series = series_by_key.get(item.key)
+            if series is None:
+                if item.metric and item.metric not in Metric.values:
+                    report.reject(item.row, item.key, f"Unknown metric '{item.metric}'.")
+                elif may_create_series:
+                    report.reject(
+                        item.row, item.key, f"Unknown series '{item.key}': give a 'metric' to create it."
+                    )
+                else:
+                    report.reject(
+                        item.row,
+                        item.key,
+                        f"Unknown series '{item.key}' (this caller may not create series).",
+                    )
+                continue
+            problem = _value_problem(item, series.metric, now)
+            if problem:
+                report.reject(item.row, item.key, problem)
+                continue
+            key = (series.pk, item.time)
+            if key in seen:
+                report.duplicate += 1
+                if seen[key][1] != item.value and len(report.conflicts) < MAX_REPORTED:
+                    report.conflicts.append(
+                        _conflict(item, seen[key][1], f"repeats row {seen[key][0]} with another value")
+                    )
+                continue
+            seen[key] = (item.row, item.value)
+            rows.append((series.pk, item.time, float(item.value)))
+            row_of[key] = item
+        if atomic and report.rejected:
+            raise AtomicRejectedError(report)
+        inserted = insert_observations(tenant_id=source.tenant_id, rows=rows)
+        report.accepted += len(inserted)
+        duplicates = [key for key in row_of if key not in inserted]
+        report.duplicate += len(duplicates)
+        if duplicates:
+            stored = stored_values(keys=duplicates[:MAX_REPORTED])
+            for key in duplicates[:MAX_REPORTED]:
+                item = row_of[key]
+                if key in stored and stored[key] != item.value and len(report.conflicts) < MAX_REPORTED:
+                    report.conflicts.append(
+                        _conflict(
+                            item, stored[key], "stored earlier with another value; the first write wins"
+                        )
+                    )
+        newest: dict[int, tuple[datetime, float]] = {}
+        data_time = None
+        metric_of = {s.pk: s.metric for s in series_by_key.values()}
+        for series_id, time, value in rows:
+            if (series_id, time) in inserted and (series_id not in newest or time > newest[series_id][0]):
+                newest[series_id] = (time, value)
+            if metric_of[series_id] not in FUTURE_METRICS and (data_time is None or time > data_time):
+                data_time = time
+        update_latest(source=source, newest=newest, data_time=data_time)
+    return report
+
+
+def _conflict(item: Item, kept: float, reason: str) -> dict:
+    return {
+        "row": item.row,
+        "series": item.key,
+        "time": item.time.isoformat(),
+        "value": item.value,
+        "kept_value": kept,
+        "reason": reason,
+    }
+
+
+def _value_problem(item: Item, metric: str, now: datetime) -> str | None:
+    value = item.value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"Value {value!r} is not a number."
+    if not math.isfinite(value):
+        return f"Value {value!r} is not a finite number."
+    if value < 0 and metric in NON_NEGATIVE_METRICS:
+        return f"Value {value:g} is negative; a {metric} cannot be."
+    if item.time.tzinfo is None:
+        return f"Time {item.time.isoformat()} has no time zone."
+    if metric not in FUTURE_METRICS and item.time > now + FUTURE_TOLERANCE:
+        return f"Time {item.time.isoformat()} is more than 5 minutes in the future."
+    return None
+
+
+# --- fetching ---------------------------------------------------------------------------------------
+
+
+def connector_context(source: Source, areas=None) -> ConnectorContext:
+    """The tenant and areas a connector may know about (the source's areas, else all the tenant's)."""
+    if areas is None:
+        areas = list(source.areas.all()) if source.pk else []
+    if not areas:
+        area_model = Series._meta.get_field("area").related_model
+        areas = list(area_model.objects.filter(tenant=source.tenant, archived_at__isnull=True))
+    return ConnectorContext(
+        tenant_slug=source.tenant.slug,
+        time_zone=source.tenant.time_zone,
+        areas=tuple(
+            AreaInfo(
+                slug=a.slug,
+                name=a.name,
+                centroid=(a.centroid_lon, a.centroid_lat),
+                bbox=(a.min_lon, a.min_lat, a.max_lon, a.max_lat),
+                geometry=a.geometry,
+            )
+            for a in areas
+        ),
+    )
+
+
+def build_connector(
+    source: Source, *, http: HttpClient | None = None, now: datetime | None = None, areas=None
+):
+    cls = get_connector(source.kind)
+    return cls(
+        config=source.config,
+        secrets=decrypt_secrets(source.secrets_encrypted),
+        context=connector_context(source, areas),
+        http=http,
+        state=source.state,
+        now=now,
+    )
+
+
+def fetch_and_parse(
+    source: Source, *, http: HttpClient | None = None, now: datetime | None = None, areas=None
+) -> ParseResult:
+    """Run the connector's fetch and parse; raises ConnectorError. Stores nothing."""
+    connector = build_connector(source, http=http, now=now, areas=areas)
+    merged = ParseResult(state=None)
+    for payload in connector.fetch():
+        result = connector.parse(payload)
+        merged.readings.extend(result.readings)
+        merged.warnings.extend(result.warnings)
+        if result.state is not None:
+            connector.state.update(result.state)
+            merged.state = dict(connector.state)
+    return merged
+
+
+def readings_to_items(readings: list[Reading]) -> list[Item]:
+    return [
+        Item(row=i, key=r.key, time=r.time, value=r.value, metric=r.metric, unit=r.unit, name=r.name,
+             area=r.area, facility=r.facility)
+        for i, r in enumerate(readings)
+    ]  # fmt: skip
+
+
+@dataclass
+class FetchOutcome:
+    """Result of one fetch of a source."""
+
+    ok: bool
+    error: str = ""
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    warnings: list[str] = field(default_factory=list)
+    retryable: bool = False
+
+
+def source_fetch(
+    *,
+    source: Source,
+    due_at: datetime | None = None,
+    http: HttpClient | None = None,
+    now: datetime | None = None,
+) -> FetchOutcome:
+    """Fetch, parse and store one source, and record its health. A failed fetch or parse stores nothing."""
+    started = now or timezone.now()
+    Source.objects.filter(pk=source.pk).update(last_attempt_at=started)
+    try:
+        result = fetch_and_parse(source, http=http, now=now)
+    except ConnectorError as exc:
+        _record_failure(source, exc.message, now=started)
+        from .connectors.base import FetchError
+
+        return FetchOutcome(ok=False, error=exc.message, retryable=isinstance(exc, FetchError))
+    except Exception as exc:  # a connector bug must not kill the worker loop; the tenant sees the message
+        logger.exception("Connector %s failed on source %s", source.kind, source.pk)
+        message = f"Connector error {type(exc).__name__}: {exc}"[:500]
+        _record_failure(source, message, now=started)
+        return FetchOutcome(ok=False, error=message)
+    with transaction.atomic():
+        report = ingest(
+            source=source, items=readings_to_items(result.readings), may_create_series=True, now=started
+        )
+        warnings = result.warnings + [
+            f"row {e['row']} ({e['series']}): {e['reason']}" for e in report.errors[:20]
+        ]
+        updates = {
+            "last_success_at": started,
+            "consecutive_failures": 0,
+            "circuit_open_until": None,
+        }
+        if result.state is not None:
+            updates["state"] = result.state
+            source.state = result.state
+        if due_at is not None:
+            updates["last_completed_due_at"] = due_at
+        Source.objects.filter(pk=source.pk).update(**updates)
+    return FetchOutcome(
+        ok=True,
+        stored=report.accepted,
+        duplicates=report.duplicate,
+        rejected=report.rejected,
+        warnings=warnings,
+    )
+
+
+def _record_failure(source: Source, message: str, *, now: datetime) -> None:
+    failures = source.consecutive_failures + 1
+    updates = {"last_error": message, "last_error_at": now, "consecutive_failures": failures}
+    threshold = settings.SOURCE_CIRCUIT_THRESHOLD
+    if failures >= threshold:
+        # Open the circuit: pause with exponential backoff (capped at an hour) and jitter.
+        pause = min(source.poll_interval * 2 ** (failures - threshold), 3600)
+        updates["circuit_open_until"] = now + timedelta(seconds=pause * random.uniform(1.0, 1.2))
+    Source.objects.filter(pk=source.pk).update(**updates)
+    for name, value in updates.items():
+        setattr(source, name, value)
+
+
+# --- sources ----------------------------------------------------------------------------------------
+
+
+def _validate_source(source: Source, secrets: dict | None) -> None:
+    errors: dict[str, list[str]] = {}
+    try:
+        cls = get_connector(source.kind)
+    except KeyError:
+        raise ValidationError(
+            {"kind": [f"Unknown connector '{source.kind}'; one of: {', '.join(connector_kinds())}."]}
+        ) from None
+    config_errors = cls.validate_config(source.config)
+    if config_errors:
+        errors["config"] = config_errors
+    if secrets is not None:
+        secret_errors = cls.validate_secrets(secrets)
+        if secret_errors:
+            errors["secrets"] = secret_errors
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def source_create(*, tenant: Tenant, actor, data: dict) -> Source:
+    """Create a source; its connector's JSON Schema checks config and secrets."""
+    data = dict(data)
+    areas = data.pop("areas", None)
+    secrets = data.pop("secrets", None) or {}
+    cls = get_connector(data["kind"]) if data.get("kind") in connector_kinds() else None
+    if cls is not None:
+        data.setdefault("poll_interval", cls.default_poll_interval)
+    source = Source(tenant=tenant, **data)
+    _validate_source(source, secrets)
+    source.secrets_encrypted = encrypt_secrets(secrets)
+    if source.enabled and not cls.push_only:
+        source.next_due_at = timezone.now()
+    source.full_clean()
+    source.save()
+    if areas is not None:
+        source.areas.set(areas)
+    return source
+
+
+@transaction.atomic
+def source_update(*, source: Source, actor, data: dict) -> Source:
+    """Change a source. ``secrets`` replaces the stored secrets; leaving it out keeps them."""
+    data = dict(data)
+    areas = data.pop("areas", None)
+    secrets = data.pop("secrets", None)
+    was_enabled = source.enabled
+    for name, value in data.items():
+        setattr(source, name, value)
+    _validate_source(source, secrets)
+    if secrets is not None:
+        source.secrets_encrypted = encrypt_secrets(secrets)
+    if source.enabled and (not was_enabled or "poll_interval" in data or "config" in data):
+        source.next_due_at = timezone.now()  # changed set-up: fetch soon, and close the circuit
+        source.circuit_open_until = None
+    source.full_clean()
+    source.save()
+    if areas is not None:
+        source.areas.set(areas)
+    return source
+
+
+@transaction.atomic
+def source_delete(*, source: Source, actor) -> None:
+    """Delete a source with its series and observations."""
+    source.delete()
+
+
+def observations_purge(*, tenant: Tenant, now: datetime | None = None) -> int:
+    """Delete the tenant's observations older than its retention period; returns how many."""
+    cutoff = (now or timezone.now()) - timedelta(days=tenant.retention_days)
+    deleted, _ = Observation.objects.filter(tenant=tenant, time__lt=cutoff).delete()
+    return deleted
+
+
+def sources_due(*, now: datetime) -> Q:
+    """The condition for a source that the dispatcher should fetch now."""
+    push_kinds = [kind for kind, cls in connector_kinds().items() if cls.push_only]
+    return (
+        Q(enabled=True, next_due_at__lte=now)
+        & ~Q(kind__in=push_kinds)
+        & (Q(circuit_open_until__isnull=True) | Q(circuit_open_until__lte=now))
+    )

@@ -1,0 +1,109 @@
+"""The observation store: idempotent bulk writes on (series, time) and the latest value per series.
+
+The first write of a (series, time) wins; a repeat is a duplicate and changes nothing. Observations are
+facts as they were reported and shown: a retried push, an overlapping poll or a redelivered task must
+never rewrite history. PostgreSQL gets one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING
+RETURNING`` per chunk; other databases a multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from django.db import connection
+from django.db.models import Q
+
+from .models import Observation, Series, Source
+
+CHUNK = 10_000
+SQLITE_CHUNK = 200  # 4 parameters a row, well under SQLite's variable limit
+
+
+def insert_observations(
+    *, tenant_id: int, rows: list[tuple[int, datetime, float]]
+) -> set[tuple[int, datetime]]:
+    """Insert (series_id, time, value) rows; return the (series_id, time) keys that were new.
+
+    Rows must be unique on (series_id, time) within the call (the caller reports repeats).
+    """
+    inserted: set[tuple[int, datetime]] = set()
+    table = Observation._meta.db_table
+    if connection.vendor == "postgresql":
+        sql = (
+            f"INSERT INTO {table} (tenant_id, series_id, time, value) "  # noqa: S608  (table name from the model)
+            "SELECT %s, s, t, v FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS u(s, t, v) "
+            "ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time"
+        )
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), CHUNK):
+                chunk = rows[start : start + CHUNK]
+                cursor.execute(
+                    sql, [tenant_id, [r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk]]
+                )
+                inserted.update((series_id, time) for series_id, time in cursor.fetchall())
+        return inserted
+    adapt = connection.ops.adapt_datetimefield_value
+    by_text = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), SQLITE_CHUNK):
+            chunk = rows[start : start + SQLITE_CHUNK]
+            params = []
+            for series_id, time, value in chunk:
+                text = adapt(time)
+                by_text[(series_id, text)] = (series_id, time)
+                params.extend([tenant_id, series_id, text, value])
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                f"INSERT INTO {table} (tenant_id, series_id, time, value) VALUES {values} "  # noqa: S608
+                "ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time",
+                params,
+            )
+            for series_id, returned in cursor.fetchall():
+                if isinstance(returned, datetime):  # the driver parsed the stored UTC text back
+                    returned = adapt(returned.replace(tzinfo=UTC))
+                inserted.add(by_text[(series_id, returned)])
+    return inserted
+
+
+def stored_values(*, keys: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], float]:
+    """Values already stored for (series_id, time) keys (used to report conflicting duplicates)."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    condition = Q()
+    for series_id, time in keys:
+        condition |= Q(series_id=series_id, time=time)
+    return {
+        (o.series_id, o.time): o.value
+        for o in Observation.objects.filter(condition).only("series_id", "time", "value")
+    }
+
+
+def update_latest(
+    *, source: Source, newest: dict[int, tuple[datetime, float]], data_time: datetime | None
+) -> None:
+    """Move each series' latest value forward (never back), and the source's newest data time.
+
+    ``data_time`` is the newest observed (not forecast) time, for the source's freshness.
+    """
+    if not newest:
+        return
+    if connection.vendor == "postgresql":
+        ids = list(newest)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Series._meta.db_table} AS s SET latest_time = u.t, latest_value = u.v "  # noqa: S608
+                "FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS u(id, t, v) "
+                "WHERE s.id = u.id AND (s.latest_time IS NULL OR s.latest_time < u.t)",
+                [ids, [newest[i][0] for i in ids], [newest[i][1] for i in ids]],
+            )
+    else:
+        for series_id, (time, value) in newest.items():
+            Series.objects.filter(pk=series_id).filter(
+                Q(latest_time__isnull=True) | Q(latest_time__lt=time)
+            ).update(latest_time=time, latest_value=value)
+    if data_time is None:
+        return
+    newest_time = data_time
+    Source.objects.filter(pk=source.pk).filter(
+        Q(last_data_at__isnull=True) | Q(last_data_at__lt=newest_time)
+    ).update(last_data_at=newest_time)

@@ -1,0 +1,82 @@
+"""Celery tasks of the sources app: the dispatcher, one fetch, retention."""
+
+import logging
+import random
+from datetime import datetime
+
+from celery import shared_task
+from django_scopes import scopes_disabled
+
+from tenants.models import Tenant
+from tenants.tasks import TenantTask
+
+from .dispatch import claim_due_sources
+from .models import Source
+from .services import observations_purge, source_fetch
+
+logger = logging.getLogger(__name__)
+MAX_FETCH_RETRIES = 2
+
+
+@shared_task(name="sources.tasks.dispatch_due_sources", ignore_result=True)
+def dispatch_due_sources() -> int:
+    """Beat, every few seconds: enqueue one fetch per due source, interleaved fairly between tenants."""
+    claims = claim_due_sources()
+    for claim in claims:
+        fetch_source_task.apply_async(
+            args=[claim.tenant_id, claim.source_id, claim.due_at.isoformat()],
+            expires=max(claim.poll_interval * 2, 120),  # a fetch that waited this long is superseded
+        )
+    return len(claims)
+
+
+@shared_task(
+    base=TenantTask,
+    bind=True,
+    name="sources.tasks.fetch_source",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_FETCH_RETRIES,
+    ignore_result=True,
+)
+def fetch_source_task(self, tenant_id: int, source_id: int, due_at: str | None = None) -> str:
+    """Fetch one source for one due time. Idempotent: a redelivered task for a completed due time does
+    nothing, and a repeated fetch stores no duplicate observations."""
+    source = Source.objects.filter(pk=source_id).select_related("tenant").first()
+    if source is None or not source.enabled:
+        return "skipped: gone or disabled"
+    due = datetime.fromisoformat(due_at) if due_at else None
+    if due is not None and source.last_completed_due_at is not None and source.last_completed_due_at >= due:
+        return "skipped: already fetched for this due time"
+    outcome = source_fetch(source=source, due_at=due)
+    if not outcome.ok and outcome.retryable and self.request.retries < MAX_FETCH_RETRIES:
+        # Exponential backoff with jitter, well inside the source's interval.
+        countdown = min(2 ** (self.request.retries + 1) * 5, source.poll_interval / 3) * random.uniform(
+            0.8, 1.2
+        )
+        raise self.retry(countdown=countdown)
+    return "ok" if outcome.ok else f"failed: {outcome.error}"
+
+
+@shared_task(name="sources.tasks.purge_old_observations", ignore_result=True)
+def purge_old_observations() -> int:
+    """Daily fan-out: one retention purge per tenant."""
+    with scopes_disabled():
+        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        purge_tenant_observations.delay(tenant_id)
+    return len(tenant_ids)
+
+
+@shared_task(
+    base=TenantTask, name="sources.tasks.purge_tenant_observations", acks_late=True, ignore_result=True
+)
+def purge_tenant_observations(tenant_id: int) -> int:
+    """Delete one tenant's observations older than its retention period."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    deleted = observations_purge(tenant=tenant)
+    if deleted:
+        logger.info(
+            "Purged %s observations of %s older than %s days", deleted, tenant.slug, tenant.retention_days
+        )
+    return deleted
