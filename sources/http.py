@@ -46,5 +46,10 @@ class HttpClient:
         except httpx.HTTPError as exc:
             raise FetchError(f"{url} could not be reached: {exc}") from exc
         if response.status_code not in accept_status:
-            raise FetchError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}.".rstrip())
+            # 4xx means the request itself is wrong (address, credentials): retrying soon will not help.
+            retryable = response.status_code >= 500 or response.status_code in (408, 429)
+            raise FetchError(
+                f"{url} answered HTTP {response.status_code} {response.reason_phrase}.".rstrip(),
+                retryable=retryable,
+            )
         return response

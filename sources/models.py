@@ -44,6 +44,9 @@ class Source(models.Model):
     consecutive_failures = models.PositiveIntegerField(default=0)
     circuit_open_until = models.DateTimeField(null=True, blank=True)
     last_data_at = models.DateTimeField(null=True, blank=True, help_text="Time of the newest observation.")
+    last_warnings = models.JSONField(
+        default=list, blank=True, help_text="Warnings of the last successful fetch."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -70,6 +70,7 @@ def source_health(source: Source, *, now: datetime | None = None) -> dict:
         "last_success_at": source.last_success_at,
         "last_error_at": source.last_error_at,
         "last_error": source.last_error,
+        "last_warnings": source.last_warnings,
         "consecutive_failures": source.consecutive_failures,
         "circuit": circuit,
         "circuit_open_until": source.circuit_open_until if circuit == "open" else None,

@@ -26,12 +26,13 @@ logger = logging.getLogger(__name__)
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_REPORTED = 1000  # errors and conflicts listed per request; counts are always complete
+MAX_KEPT_WARNINGS = 20  # of the last successful fetch, for the health page
 
 
 # --- ingestion --------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One row to ingest, from a push request or a connector reading."""
 
@@ -53,9 +54,11 @@ class IngestReport:
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
+    updated: int = 0  # forecast values revised
     errors: list[dict] = field(default_factory=list)
     conflicts: list[dict] = field(default_factory=list)
     created_series: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def reject(self, row: int, key: str | None, reason: str) -> None:
         self.rejected += 1
@@ -67,9 +70,11 @@ class IngestReport:
             "accepted": self.accepted,
             "duplicate": self.duplicate,
             "rejected": self.rejected,
+            "updated": self.updated,
             "errors": self.errors,
             "conflicts": self.conflicts,
             "created_series": self.created_series,
+            "warnings": self.warnings,
         }
 
 
@@ -111,14 +116,16 @@ def _resolve_series(
     new = []
     for key, item in first.items():
         metric = item.metric or default_metric
-        if metric not in Metric.values:
+        if metric not in Metric.values or _field_problem(item):
             continue  # rejected per row below, with the reason
+        if item.area and item.area not in areas:
+            report.warnings.append(f"Series '{key}': no area '{item.area}' in this tenant; attach it later.")
         new.append(
             Series(
                 tenant=source.tenant,
                 source=source,
                 key=key,
-                name=item.name or key,
+                name=(item.name or key)[:200],
                 metric=metric,
                 unit=item.unit if item.unit is not None else DEFAULT_UNITS.get(metric, ""),
                 area_id=areas.get(item.area) if item.area else fallback_area,
@@ -171,7 +178,7 @@ def ingest(
                         f"Unknown series '{item.key}' (this caller may not create series).",
                     )
                 continue
-            problem = _value_problem(item, series.metric, now)
+            problem = _field_problem(item) or _value_problem(item, series.metric, now)
             if problem:
                 report.reject(item.row, item.key, problem)
                 continue
@@ -188,6 +195,12 @@ def ingest(
             row_of[key] = item
         if atomic and report.rejected:
             raise AtomicRejectedError(report)
+        metric_of = {s.pk: s.metric for s in series_by_key.values()}
+        forecasts = [r for r in rows if metric_of[r[0]] in FUTURE_METRICS]
+        if forecasts:
+            rows = [r for r in rows if metric_of[r[0]] not in FUTURE_METRICS]
+            for key in _store_forecasts(tenant_id=source.tenant_id, rows=forecasts, report=report):
+                row_of.pop(key, None)
         inserted = insert_observations(tenant_id=source.tenant_id, rows=rows)
         report.accepted += len(inserted)
         duplicates = [key for key in row_of if key not in inserted]
@@ -204,14 +217,40 @@ def ingest(
                     )
         newest: dict[int, tuple[datetime, float]] = {}
         data_time = None
-        metric_of = {s.pk: s.metric for s in series_by_key.values()}
-        for series_id, time, value in rows:
-            if (series_id, time) in inserted and (series_id not in newest or time > newest[series_id][0]):
+        for series_id, time, value in rows + forecasts:
+            is_new = (series_id, time) in inserted or metric_of[series_id] in FUTURE_METRICS
+            if is_new and (series_id not in newest or time > newest[series_id][0]):
                 newest[series_id] = (time, value)
             if metric_of[series_id] not in FUTURE_METRICS and (data_time is None or time > data_time):
                 data_time = time
         update_latest(source=source, newest=newest, data_time=data_time)
     return report
+
+
+def _store_forecasts(*, tenant_id: int, rows: list[tuple[int, datetime, float]], report: "IngestReport"):
+    """Forecasts are revised until their time comes: the newest value replaces the stored one.
+
+    Yields the keys handled (all of them); counts new values as accepted, changed ones as updated.
+    """
+    existing = {
+        (o.series_id, o.time): o
+        for o in Observation.objects.filter(
+            series_id__in={r[0] for r in rows}, time__in={r[1] for r in rows}
+        ).only("series_id", "time", "value")
+    }
+    new = []
+    for series_id, time, value in rows:
+        stored = existing.get((series_id, time))
+        if stored is None:
+            new.append(Observation(tenant_id=tenant_id, series_id=series_id, time=time, value=value))
+            report.accepted += 1
+        elif stored.value != value:
+            Observation.objects.filter(pk=stored.pk).update(value=value)
+            report.updated += 1
+        else:
+            report.duplicate += 1
+        yield (series_id, time)
+    Observation.objects.bulk_create(new, ignore_conflicts=True)
 
 
 def _conflict(item: Item, kept: float, reason: str) -> dict:
@@ -223,6 +262,17 @@ def _conflict(item: Item, kept: float, reason: str) -> dict:
         "kept_value": kept,
         "reason": reason,
     }
+
+
+def _field_problem(item: Item) -> str | None:
+    """Limits of the series columns, checked per row so one odd row cannot fail a whole batch."""
+    if len(item.key) > 200:
+        return "Series key is longer than 200 characters."
+    if item.unit is not None and len(item.unit) > 20:
+        return f"Unit {item.unit[:30]!r} is longer than 20 characters."
+    if len(item.facility or "") > 200:
+        return "Facility id is longer than 200 characters."
+    return None
 
 
 def _value_problem(item: Item, metric: str, now: datetime) -> str | None:
@@ -331,9 +381,7 @@ def source_fetch(
         result = fetch_and_parse(source, http=http, now=now)
     except ConnectorError as exc:
         _record_failure(source, exc.message, now=started)
-        from .connectors.base import FetchError
-
-        return FetchOutcome(ok=False, error=exc.message, retryable=isinstance(exc, FetchError))
+        return FetchOutcome(ok=False, error=exc.message, retryable=exc.retryable)
     except Exception as exc:  # a connector bug must not kill the worker loop; the tenant sees the message
         logger.exception("Connector %s failed on source %s", source.kind, source.pk)
         message = f"Connector error {type(exc).__name__}: {exc}"[:500]

@@ -2,12 +2,16 @@
 
 The first write of a (series, time) wins; a repeat is a duplicate and changes nothing. Observations are
 facts as they were reported and shown: a retried push, an overlapping poll or a redelivered task must
-never rewrite history. PostgreSQL gets one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING
-RETURNING`` per chunk; other databases a multi-row ``INSERT ... ON CONFLICT DO NOTHING RETURNING``.
+never rewrite history. Forecast metrics (``forecast_*``) are the exception: a forecast is revised until
+its time comes, so sources.services stores the newest value for those.
+
+PostgreSQL: the rows are COPied into a session-local staging table and moved with one ``INSERT ...
+SELECT ... ON CONFLICT DO NOTHING RETURNING`` per chunk. Other databases: multi-row ``INSERT ... ON
+CONFLICT DO NOTHING RETURNING``.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Q
@@ -15,7 +19,9 @@ from django.db.models import Q
 from .models import Observation, Series, Source
 
 CHUNK = 10_000
-SQLITE_CHUNK = 200  # 4 parameters a row, well under SQLite's variable limit
+SQLITE_CHUNK = 200
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)  # 4 parameters a row, well under SQLite's variable limit
 
 
 def insert_observations(
@@ -28,19 +34,7 @@ def insert_observations(
     inserted: set[tuple[int, datetime]] = set()
     table = Observation._meta.db_table
     if connection.vendor == "postgresql":
-        sql = (
-            f"INSERT INTO {table} (tenant_id, series_id, time, value) "  # noqa: S608  (table name from the model)
-            "SELECT %s, s, t, v FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS u(s, t, v) "
-            "ON CONFLICT (series_id, time) DO NOTHING RETURNING series_id, time"
-        )
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), CHUNK):
-                chunk = rows[start : start + CHUNK]
-                cursor.execute(
-                    sql, [tenant_id, [r[0] for r in chunk], [r[1] for r in chunk], [r[2] for r in chunk]]
-                )
-                inserted.update((series_id, time) for series_id, time in cursor.fetchall())
-        return inserted
+        return _insert_postgresql(table, tenant_id, rows)
     adapt = connection.ops.adapt_datetimefield_value
     by_text = {}
     with connection.cursor() as cursor:
@@ -64,6 +58,49 @@ def insert_observations(
     return inserted
 
 
+def _micros(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def _server_cursor():
+    """A psycopg cursor with server-side binding: arrays go as binary parameters instead of being quoted
+    into the SQL text (Django's default client-side cursor), several times faster for 10,000 rows."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
+def _insert_postgresql(table: str, tenant_id: int, rows) -> set[tuple[int, datetime]]:
+    """COPY the rows into a session-local staging table, then one INSERT ... SELECT ... ON CONFLICT DO
+    NOTHING. COPY's row formatting runs in C, so this is much faster than binding 10,000-element arrays;
+    RETURNING the time as integer microseconds spares parsing thousands of timestamps back."""
+    inserted: set[tuple[int, datetime]] = set()
+    with _server_cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS csm_observation_in "
+            "(series_id bigint, time timestamptz, value float8) ON COMMIT DELETE ROWS"
+        )
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
+            with cursor.copy("COPY csm_observation_in (series_id, time, value) FROM STDIN") as copy:
+                for row in chunk:
+                    copy.write_row(row)
+            cursor.execute(
+                f"INSERT INTO {table} (tenant_id, series_id, time, value) "  # noqa: S608  (table name from the model)
+                "SELECT %s, series_id, time, value FROM csm_observation_in "
+                "ON CONFLICT (series_id, time) DO NOTHING "
+                "RETURNING series_id, (extract(epoch FROM time) * 1000000)::bigint",
+                [tenant_id],
+            )
+            returned = cursor.fetchall()
+            cursor.execute("DELETE FROM csm_observation_in")
+            if returned:
+                by_micros = {(r[0], _micros(r[1])): r[1] for r in chunk}
+                inserted.update((series_id, by_micros[(series_id, micros)]) for series_id, micros in returned)
+    return inserted
+
+
 def stored_values(*, keys: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], float]:
     """Values already stored for (series_id, time) keys (used to report conflicting duplicates)."""
     keys = list(keys)
@@ -81,7 +118,8 @@ def stored_values(*, keys: Iterable[tuple[int, datetime]]) -> dict[tuple[int, da
 def update_latest(
     *, source: Source, newest: dict[int, tuple[datetime, float]], data_time: datetime | None
 ) -> None:
-    """Move each series' latest value forward (never back), and the source's newest data time.
+    """Move each series' latest value forward (never back; a revised forecast replaces it), and the
+    source's newest data time.
 
     ``data_time`` is the newest observed (not forecast) time, for the source's freshness.
     """
@@ -89,17 +127,17 @@ def update_latest(
         return
     if connection.vendor == "postgresql":
         ids = list(newest)
-        with connection.cursor() as cursor:
+        with _server_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Series._meta.db_table} AS s SET latest_time = u.t, latest_value = u.v "  # noqa: S608
                 "FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS u(id, t, v) "
-                "WHERE s.id = u.id AND (s.latest_time IS NULL OR s.latest_time < u.t)",
+                "WHERE s.id = u.id AND (s.latest_time IS NULL OR s.latest_time <= u.t)",
                 [ids, [newest[i][0] for i in ids], [newest[i][1] for i in ids]],
             )
     else:
         for series_id, (time, value) in newest.items():
             Series.objects.filter(pk=series_id).filter(
-                Q(latest_time__isnull=True) | Q(latest_time__lt=time)
+                Q(latest_time__isnull=True) | Q(latest_time__lte=time)
             ).update(latest_time=time, latest_value=value)
     if data_time is None:
         return

@@ -177,6 +177,10 @@ class PushResultSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicate = serializers.IntegerField()
     rejected = serializers.IntegerField()
+    updated = serializers.IntegerField(
+        help_text="Forecast values revised (forecasts are replaced, not kept)."
+    )
     errors = serializers.ListField(child=serializers.DictField())
     conflicts = serializers.ListField(child=serializers.DictField())
     created_series = serializers.ListField(child=serializers.CharField())
+    warnings = serializers.ListField(child=serializers.CharField())

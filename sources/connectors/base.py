@@ -15,15 +15,25 @@ from ..http import HttpClient
 
 
 class ConnectorError(Exception):
-    """Base of fetch and parse failures; ``message`` is shown to the tenant as the source's last error."""
+    """Base of fetch and parse failures; ``message`` is shown to the tenant as the source's last error.
 
-    def __init__(self, message: str):
+    ``retryable`` says whether trying again soon may help (a timeout, a cut-off download) or not (wrong
+    credentials, a wrong address, a feed in another format): only retryable failures are retried.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, retryable: bool | None = None):
         super().__init__(message)
         self.message = message
+        if retryable is not None:
+            self.retryable = retryable
 
 
 class FetchError(ConnectorError):
     """The feed could not be fetched (HTTP error, timeout, refused, too large)."""
+
+    retryable = True
 
 
 class ParseError(ConnectorError):
@@ -38,7 +48,7 @@ class Reading:
     metric: str  # sources.choices.Metric value
     time: datetime  # timezone-aware
     value: float
-    unit: str = ""
+    unit: str | None = None  # None: the metric's default unit (sources.choices.DEFAULT_UNITS)
     name: str = ""  # human label for a new series
     area: str | None = None  # slug of the area this series belongs to, when the connector knows it
     facility: str = ""  # site, garage, stop or station id
@@ -61,7 +71,7 @@ class ParseResult:
 
     readings: list[Reading] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    state: dict[str, Any] | None = None
+    state: dict[str, Any] | None = None  # flat keys: merged into the source's state with dict.update
 
 
 @dataclass(frozen=True)

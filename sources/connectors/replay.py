@@ -65,7 +65,9 @@ class ReplayConnector(Connector):
             path = folder / name
             if path.is_file():
                 return [Payload(body=path.read_bytes(), url=str(path), content_type="text/csv")]
-        raise FetchError(f"Replay file '{name}' not found in {', '.join(str(d) for d in replay_dirs())}.")
+        raise FetchError(
+            f"Replay file '{name}' not found in {', '.join(str(d) for d in replay_dirs())}.", retryable=False
+        )
 
     def parse(self, payload: Payload) -> ParseResult:
         rows = _read_csv(payload.body)

@@ -6,93 +6,230 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('areas', '0001_initial'),
-        ('tenants', '0001_initial'),
+        ("areas", "0001_initial"),
+        ("tenants", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Source',
+            name="Source",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=80)),
-                ('name', models.CharField(max_length=200)),
-                ('kind', models.CharField(help_text="Connector kind, e.g. 'parking' or 'counting_camera'.", max_length=40)),
-                ('config', models.JSONField(blank=True, default=dict, help_text="Validated against the connector's JSON Schema.")),
-                ('secrets_encrypted', models.TextField(blank=True, editable=False, help_text='Fernet-encrypted JSON.')),
-                ('poll_interval', models.PositiveIntegerField(default=300, help_text='Seconds.', validators=[django.core.validators.MinValueValidator(10), django.core.validators.MaxValueValidator(86400)])),
-                ('enabled', models.BooleanField(default=True)),
-                ('owner', models.CharField(blank=True, help_text='Who runs the sensor or feed (public register).', max_length=200)),
-                ('purpose', models.TextField(blank=True, help_text='Why the data is collected (public register).')),
-                ('state', models.JSONField(blank=True, default=dict, help_text='Connector cursor, e.g. the last time fetched.')),
-                ('next_due_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('last_dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('last_completed_due_at', models.DateTimeField(blank=True, null=True)),
-                ('last_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('consecutive_failures', models.PositiveIntegerField(default=0)),
-                ('circuit_open_until', models.DateTimeField(blank=True, null=True)),
-                ('last_data_at', models.DateTimeField(blank=True, help_text='Time of the newest observation.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('areas', models.ManyToManyField(blank=True, related_name='sources', to='areas.area')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='sources', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=80)),
+                ("name", models.CharField(max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        help_text="Connector kind, e.g. 'parking' or 'counting_camera'.", max_length=40
+                    ),
+                ),
+                (
+                    "config",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Validated against the connector's JSON Schema."
+                    ),
+                ),
+                (
+                    "secrets_encrypted",
+                    models.TextField(blank=True, editable=False, help_text="Fernet-encrypted JSON."),
+                ),
+                (
+                    "poll_interval",
+                    models.PositiveIntegerField(
+                        default=300,
+                        help_text="Seconds.",
+                        validators=[
+                            django.core.validators.MinValueValidator(10),
+                            django.core.validators.MaxValueValidator(86400),
+                        ],
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "owner",
+                    models.CharField(
+                        blank=True, help_text="Who runs the sensor or feed (public register).", max_length=200
+                    ),
+                ),
+                (
+                    "purpose",
+                    models.TextField(blank=True, help_text="Why the data is collected (public register)."),
+                ),
+                (
+                    "state",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="Connector cursor, e.g. the last time fetched."
+                    ),
+                ),
+                ("next_due_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("last_dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("last_completed_due_at", models.DateTimeField(blank=True, null=True)),
+                ("last_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("consecutive_failures", models.PositiveIntegerField(default=0)),
+                ("circuit_open_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "last_data_at",
+                    models.DateTimeField(blank=True, help_text="Time of the newest observation.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("areas", models.ManyToManyField(blank=True, related_name="sources", to="areas.area")),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="sources",
+                        to="tenants.tenant",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Series',
+            name="Series",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(help_text="Unique within the source, e.g. the vendor's sensor id.", max_length=200)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('metric', models.CharField(choices=[('people_count', 'people present (occupancy)'), ('people_in', 'people entering per interval'), ('people_out', 'people leaving per interval'), ('visitor_estimate', 'estimated visitors (GPS panel)'), ('parking_vacant', 'vacant parking spaces'), ('parking_capacity', 'parking capacity'), ('vehicle_flow', 'vehicle flow'), ('vehicle_speed', 'average vehicle speed'), ('transit_arrivals', 'public transport arrivals'), ('transit_occupancy', 'public transport occupancy'), ('temperature', 'temperature'), ('precipitation', 'precipitation'), ('wind_speed', 'wind speed'), ('forecast_temperature_max', 'forecast maximum temperature'), ('forecast_temperature_min', 'forecast minimum temperature'), ('forecast_rain_chance', 'forecast chance of rain'), ('forecast_precipitation', 'forecast precipitation'), ('forecast_wind_speed', 'forecast wind speed'), ('other', 'other')], max_length=40)),
-                ('unit', models.CharField(blank=True, max_length=20)),
-                ('facility', models.CharField(blank=True, help_text='Site, garage, stop or station id.', max_length=200)),
-                ('latest_time', models.DateTimeField(blank=True, null=True)),
-                ('latest_value', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('area', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='series', to='areas.area')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='series', to='tenants.tenant')),
-                ('source', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='series', to='sources.source')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        help_text="Unique within the source, e.g. the vendor's sensor id.", max_length=200
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=200)),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("people_count", "people present (occupancy)"),
+                            ("people_in", "people entering per interval"),
+                            ("people_out", "people leaving per interval"),
+                            ("visitor_estimate", "estimated visitors (GPS panel)"),
+                            ("parking_vacant", "vacant parking spaces"),
+                            ("parking_capacity", "parking capacity"),
+                            ("vehicle_flow", "vehicle flow"),
+                            ("vehicle_speed", "average vehicle speed"),
+                            ("transit_arrivals", "public transport arrivals"),
+                            ("transit_occupancy", "public transport occupancy"),
+                            ("temperature", "temperature"),
+                            ("precipitation", "precipitation"),
+                            ("wind_speed", "wind speed"),
+                            ("forecast_temperature_max", "forecast maximum temperature"),
+                            ("forecast_temperature_min", "forecast minimum temperature"),
+                            ("forecast_rain_chance", "forecast chance of rain"),
+                            ("forecast_precipitation", "forecast precipitation"),
+                            ("forecast_wind_speed", "forecast wind speed"),
+                            ("other", "other"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("unit", models.CharField(blank=True, max_length=20)),
+                (
+                    "facility",
+                    models.CharField(
+                        blank=True, help_text="Site, garage, stop or station id.", max_length=200
+                    ),
+                ),
+                ("latest_time", models.DateTimeField(blank=True, null=True)),
+                ("latest_value", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "area",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="series",
+                        to="areas.area",
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="series",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="series",
+                        to="sources.source",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'series',
-                'ordering': ['source', 'key'],
+                "verbose_name_plural": "series",
+                "ordering": ["source", "key"],
             },
         ),
         migrations.CreateModel(
-            name='Observation',
+            name="Observation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField()),
-                ('value', models.FloatField()),
-                ('tenant', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
-                ('series', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='observations', to='sources.series')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time", models.DateTimeField()),
+                ("value", models.FloatField()),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="tenants.tenant",
+                    ),
+                ),
+                (
+                    "series",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="observations",
+                        to="sources.series",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['tenant', 'time'], name='observation_tenant_time')],
-                'constraints': [models.UniqueConstraint(fields=('series', 'time'), name='observation_unique_time')],
+                "indexes": [models.Index(fields=["tenant", "time"], name="observation_tenant_time")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("series", "time"), name="observation_unique_time")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='source',
-            index=models.Index(fields=['enabled', 'next_due_at'], name='source_due'),
+            model_name="source",
+            index=models.Index(fields=["enabled", "next_due_at"], name="source_due"),
         ),
         migrations.AddConstraint(
-            model_name='source',
-            constraint=models.UniqueConstraint(fields=('tenant', 'slug'), name='source_unique_slug'),
+            model_name="source",
+            constraint=models.UniqueConstraint(fields=("tenant", "slug"), name="source_unique_slug"),
         ),
         migrations.AddConstraint(
-            model_name='series',
-            constraint=models.UniqueConstraint(fields=('source', 'key'), name='series_unique_key'),
+            model_name="series",
+            constraint=models.UniqueConstraint(fields=("source", "key"), name="series_unique_key"),
         ),
     ]

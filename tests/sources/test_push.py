@@ -58,8 +58,8 @@ def test_push_creates_series_and_stores(pusher, camera):
     response = push(pusher, camera, rows)
     assert response.status_code == 200, response.content
     assert response.json() == {
-        "accepted": 3, "duplicate": 0, "rejected": 0, "errors": [], "conflicts": [],
-        "created_series": ["cam-7", "line-3-in"],
+        "accepted": 3, "duplicate": 0, "rejected": 0, "updated": 0, "errors": [], "conflicts": [],
+        "created_series": ["cam-7", "line-3-in"], "warnings": [],
     }  # fmt: skip
     with scopes_disabled():
         cam = Series.objects.get(key="cam-7")
@@ -214,3 +214,16 @@ def test_push_to_a_source_of_another_tenant_is_404(pusher, tenant_b):
     theirs = make_source(tenant_b, slug="their-cameras")
     member(tenant_b, "admin", username="b-admin")
     assert_problem(push(pusher, theirs, [{"series": "x", "time": ts(1), "value": 1}]), 404)
+
+
+def test_forecasts_may_lie_ahead_and_are_revised(pusher, camera):
+    tomorrow = (timezone.now() + timedelta(days=1)).replace(microsecond=0).isoformat()
+    row = {"series": "rain-tomorrow", "time": tomorrow, "value": 40, "metric": "forecast_rain_chance"}
+    first = push(pusher, camera, [row]).json()
+    assert (first["accepted"], first["rejected"]) == (1, 0)
+    revised = push(pusher, camera, [{**row, "value": 70}]).json()
+    assert (revised["accepted"], revised["updated"], revised["duplicate"]) == (0, 1, 0)
+    assert push(pusher, camera, [{**row, "value": 70}]).json()["duplicate"] == 1
+    assert stored(camera) == [("rain-tomorrow", 70.0)]
+    with scopes_disabled():
+        assert Series.objects.get(key="rain-tomorrow").latest_value == 70

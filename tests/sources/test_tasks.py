@@ -50,22 +50,38 @@ def test_fetch_task_stores_and_marks_the_due_time_done(tenant_a, replay_dir):
     assert observations(source) == 3
 
 
-def test_failed_fetch_is_retried_then_recorded(tenant_a, replay_dir):
+GENERIC = {"items": "data", "key": "id", "time": "t", "value": "v", "metric": "visitor_estimate"}
+
+
+def test_a_server_error_is_retried_then_recorded(tenant_a, httpserver):
+    httpserver.expect_request("/counts").respond_with_data("busy", status=503)
+    source = make_source(
+        tenant_a, kind="generic_json", config={"url": httpserver.url_for("/counts"), **GENERIC}
+    )
+    result = fetch_source_task.apply(args=[tenant_a.pk, source.pk, timezone.now().isoformat()])
+    assert "503" in result.get()
+    assert len(httpserver.log) == 3  # first try and two retries
+    source = reload(source)
+    assert source.consecutive_failures == 3
+    assert "answered HTTP 503" in source.last_error
+    assert source.circuit_open_until is None  # threshold is 5
+
+
+def test_a_configuration_error_is_not_retried(tenant_a, replay_dir):
     source = make_source(tenant_a, kind="replay", config={"file": "missing.csv"})
     result = fetch_source_task.apply(args=[tenant_a.pk, source.pk, timezone.now().isoformat()])
     assert "not found" in result.get()
     source = reload(source)
-    assert source.consecutive_failures == 3  # first try and two retries
+    assert source.consecutive_failures == 1  # retrying cannot make a missing file appear
     assert "Replay file 'missing.csv' not found" in source.last_error
-    assert source.circuit_open_until is None  # threshold is 5
 
 
 def test_circuit_opens_after_repeated_failures_and_closes_on_success(tenant_a, replay_dir, settings):
     settings.SOURCE_CIRCUIT_THRESHOLD = 3
-    source = make_source(
-        tenant_a, kind="replay", config={"file": "demo.csv", "backfill_hours": 1}, poll_interval=60
-    )
-    fetch_source_task.apply(args=[tenant_a.pk, source.pk, timezone.now().isoformat()])
+    config = {"file": "demo.csv", "backfill_hours": 1}
+    source = make_source(tenant_a, kind="replay", config=config, poll_interval=60)
+    for _ in range(3):
+        fetch_source_task.apply(args=[tenant_a.pk, source.pk, timezone.now().isoformat()])
     source = reload(source)
     assert source.consecutive_failures == 3
     assert 60 <= (source.circuit_open_until - timezone.now()).total_seconds() <= 73
