@@ -14,7 +14,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "tenants.tasks.record_heartbeat", "schedule": 30.0},
     "purge-expired-api-tokens": {"task": "tenants.tasks.purge_expired_api_tokens", "schedule": 3600.0},
-    "dispatch-due-sources": {"task": "sources.tasks.dispatch_due_sources", "schedule": 5.0},
+    "dispatch-due-sources": {"task": "sources.tasks.dispatch_due_sources", "schedule": 2.0},
     "purge-old-observations": {
         "task": "sources.tasks.purge_old_observations",
         "schedule": crontab(hour=3, minute=17),

@@ -131,7 +131,15 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 else:
     # Above the longest countdown/ETA we use, so Redis does not redeliver a task that is merely waiting.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+    }
+    if env.int("CELERY_UNACKED_RESTORE_SECONDS", default=0):
+        # How often a worker looks for messages whose worker died (kombu's default is about 100 s).
+        CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_interval"] = env.int(
+            "CELERY_UNACKED_RESTORE_SECONDS"
+        )
+        CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -252,7 +260,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},  # one line per feed request is noise; failures are recorded per source
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # --- Geography ------------------------------------------------------------------------------------

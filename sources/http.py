@@ -1,9 +1,34 @@
 """Outgoing HTTP for connectors: timeouts, a size limit and errors a tenant can act on."""
 
+import os
+import threading
+from contextlib import nullcontext
+
 import httpx
 from django.conf import settings
 
 USER_AGENT = "CrowdSafetyManager/1.0 (open-source crowd safety platform)"
+_shared: dict[int, httpx.Client] = {}
+_lock = threading.Lock()
+
+
+def _shared_client() -> httpx.Client:
+    """One pooled client per process: building a client (its TLS context) costs more than a local fetch.
+
+    Keyed by process id, because a Celery pool forks and must not share sockets with its parent.
+    """
+    pid = os.getpid()
+    client = _shared.get(pid)
+    if client is None:
+        with _lock:
+            client = _shared.get(pid)
+            if client is None:
+                client = httpx.Client(
+                    follow_redirects=True,
+                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
+                )
+                _shared[pid] = client
+    return client
 
 
 class HttpClient:
@@ -19,14 +44,13 @@ class HttpClient:
         from .connectors.base import FetchError
 
         all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         try:
             with (
-                httpx.Client(
-                    timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-                    follow_redirects=True,
-                    transport=self.transport,
-                ) as client,
-                client.stream("GET", url, params=params, headers=all_headers) as response,
+                httpx.Client(timeout=timeout, follow_redirects=True, transport=self.transport)
+                if self.transport is not None
+                else nullcontext(_shared_client()) as client,
+                client.stream("GET", url, params=params, headers=all_headers, timeout=timeout) as response,
             ):
                 chunks, size = [], 0
                 for chunk in response.iter_bytes():

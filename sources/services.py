@@ -155,7 +155,9 @@ def ingest(
     """
     now = now or timezone.now()
     report = report or IngestReport()
-    with transaction.atomic():
+    # Inside a caller's transaction no savepoint is needed (a database error fails the whole unit), except
+    # in atomic mode, where the rejection is raised on purpose and the caller goes on using the connection.
+    with transaction.atomic(savepoint=atomic):
         series_by_key = _resolve_series(
             source, items, may_create=may_create_series, default_metric=default_metric, report=report
         )
@@ -294,16 +296,17 @@ def _value_problem(item: Item, metric: str, now: datetime) -> str | None:
 
 
 def connector_context(source: Source, areas=None) -> ConnectorContext:
-    """The tenant and areas a connector may know about (the source's areas, else all the tenant's)."""
-    if areas is None:
-        areas = list(source.areas.all()) if source.pk else []
-    if not areas:
-        area_model = Series._meta.get_field("area").related_model
-        areas = list(area_model.objects.filter(tenant=source.tenant, archived_at__isnull=True))
-    return ConnectorContext(
-        tenant_slug=source.tenant.slug,
-        time_zone=source.tenant.time_zone,
-        areas=tuple(
+    """The tenant and areas a connector may know about (the source's areas, else all the tenant's).
+
+    Areas are read only when the connector asks for them.
+    """
+
+    def load_areas():
+        chosen = areas if areas is not None else (list(source.areas.all()) if source.pk else [])
+        if not chosen:
+            area_model = Series._meta.get_field("area").related_model
+            chosen = list(area_model.objects.filter(tenant=source.tenant, archived_at__isnull=True))
+        return [
             AreaInfo(
                 slug=a.slug,
                 name=a.name,
@@ -311,8 +314,11 @@ def connector_context(source: Source, areas=None) -> ConnectorContext:
                 bbox=(a.min_lon, a.min_lat, a.max_lon, a.max_lat),
                 geometry=a.geometry,
             )
-            for a in areas
-        ),
+            for a in chosen
+        ]
+
+    return ConnectorContext(
+        tenant_slug=source.tenant.slug, time_zone=source.tenant.time_zone, areas=load_areas
     )
 
 

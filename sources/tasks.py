@@ -5,6 +5,7 @@ import random
 from datetime import datetime
 
 from celery import shared_task
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
@@ -48,6 +49,13 @@ def fetch_source_task(self, tenant_id: int, source_id: int, due_at: str | None =
     due = datetime.fromisoformat(due_at) if due_at else None
     if due is not None and source.last_completed_due_at is not None and source.last_completed_due_at >= due:
         return "skipped: already fetched for this due time"
+    if due is not None:
+        # The dispatch lag (due time to start of fetch) is the figure to watch when scaling workers.
+        lag = (timezone.now() - due).total_seconds()
+        logger.info(
+            "fetch start source=%s tenant=%s due=%s lag=%.3f try=%s",
+            source_id, tenant_id, due.isoformat(), lag, self.request.retries,
+        )  # fmt: skip
     outcome = source_fetch(source=source, due_at=due)
     if not outcome.ok and outcome.retryable and self.request.retries < MAX_FETCH_RETRIES:
         # Exponential backoff with jitter, well inside the source's interval.

@@ -7,6 +7,7 @@ stores observations, keeps health and never knows a connector's format.
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, ClassVar
 
 import jsonschema
@@ -85,13 +86,20 @@ class AreaInfo:
     geometry: dict
 
 
-@dataclass(frozen=True)
 class ConnectorContext:
-    """The tenant around a source: its time zone and the areas the source feeds (or all the tenant's)."""
+    """The tenant around a source: its time zone and the areas the source feeds (or all the tenant's).
 
-    tenant_slug: str
-    time_zone: str
-    areas: tuple[AreaInfo, ...] = ()
+    ``areas`` may be given as a callable, so connectors that never look at areas cost no query.
+    """
+
+    def __init__(self, *, tenant_slug: str, time_zone: str, areas=()):
+        self.tenant_slug = tenant_slug
+        self.time_zone = time_zone
+        self._areas = areas
+
+    @cached_property
+    def areas(self) -> tuple[AreaInfo, ...]:
+        return tuple(self._areas() if callable(self._areas) else self._areas)
 
 
 class Connector:
