@@ -135,3 +135,23 @@ class Area(models.Model):
             or DEFAULT_CAPACITY_BANDS
         )
         return density, capacity
+
+
+class PanelCalibration(models.Model):
+    """Fitted ratio between a GPS visitor panel series and the direct counts of the same area."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="calibrations")
+    series = models.ForeignKey("sources.Series", on_delete=models.CASCADE, related_name="calibrations")
+    ratio = models.FloatField(help_text="People counted per visitor the panel estimates.")
+    points = models.PositiveIntegerField(help_text="Hours with both panel and counts used for the fit.")
+    r2 = models.FloatField(null=True, blank=True)
+    fitted_at = models.DateTimeField()
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["area", "series"], name="calibration_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.series} x {self.ratio:.2f} for {self.area}"

@@ -1,6 +1,7 @@
 """Views of the areas API: areas and event zones (with GeoJSON export and import), events, crowd levels."""
 
 import shapely.errors
+from django.utils import timezone
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -19,6 +20,7 @@ from tenants.choices import Capability
 from .. import selectors, services
 from ..geometry import GeometryError, reproject
 from ..models import Area, Event
+from ..status import area_statuses
 from .serializers import (
     AreaFilterSerializer,
     AreaSerializer,
@@ -27,6 +29,17 @@ from .serializers import (
 )
 
 MAX_IMPORT_FEATURES = 5000
+STATUS_PROPERTIES = (
+    "people",
+    "density",
+    "occupancy_pct",
+    "level",
+    "public_label",
+    "method",
+    "trend",
+    "as_of",
+    "stale",
+)
 FEATURE_ONLY_PROPERTIES = {
     "id",
     "surface_m2",
@@ -35,6 +48,7 @@ FEATURE_ONLY_PROPERTIES = {
     "centroid",
     "created_at",
     "updated_at",
+    "status",
 }
 
 
@@ -63,7 +77,7 @@ class AreaViewSet(TenantModelViewSet):
 
     def get_tenant_queryset(self):
         filters = {}
-        if self.action in ("list", "geojson"):
+        if self.action in ("list", "geojson", "status"):
             params = AreaFilterSerializer(data=self.request.query_params)
             params.is_valid(raise_exception=True)
             filters = params.validated_data
@@ -135,12 +149,16 @@ class AreaViewSet(TenantModelViewSet):
     def geojson(self, request, *args, **kwargs):
         """The areas as an RFC 7946 FeatureCollection (same filters as the list)."""
         areas = list(self.get_queryset())
+        statuses = area_statuses(tenant=self.tenant, areas=areas)
         features = []
         for area in areas:
             data = AreaSerializer(area, context=self.get_serializer_context()).data
             geometry = data.pop("geometry")
+            properties = dict(data)
+            summary = statuses[area.pk].as_dict()  # the crowd picture now, for maps coloured by level
+            properties["status"] = {key: summary[key] for key in STATUS_PROPERTIES}
             features.append(
-                {"type": "Feature", "id": area.slug, "geometry": geometry, "properties": dict(data)}
+                {"type": "Feature", "id": area.slug, "geometry": geometry, "properties": properties}
             )
         body = {"type": "FeatureCollection", "features": features}
         if areas:
@@ -151,6 +169,14 @@ class AreaViewSet(TenantModelViewSet):
                 max(a.max_lat for a in areas),
             ]
         return Response(body, content_type="application/geo+json")
+
+    @extend_schema(parameters=[AreaFilterSerializer], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
+    @action(detail=False, methods=["get"])
+    def status(self, request, *args, **kwargs):
+        """The crowd picture now for every area: people, density, level, trend, freshness and sources."""
+        areas = list(self.get_queryset())
+        statuses = area_statuses(tenant=self.tenant, areas=areas)
+        return Response({"time": timezone.now(), "areas": [statuses[a.pk].as_dict() for a in areas]})
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,

@@ -1,0 +1,294 @@
+"""The crowd picture now: people present, density, level, trend and freshness per area.
+
+Fusion rule, for the series attached to an area (and, for a parent, its sub-areas):
+
+1. **Direct counts first.** Fresh people-count series (counting cameras) of the area add up: several
+   cameras on one area count disjoint parts of it.
+2. **Sub-area counts.** An area without its own counts, whose sub-areas all have fresh counts, is the
+   sum of its sub-areas (a boulevard and its sections).
+3. **Calibrated GPS panel.** Otherwise a visitor-panel estimate times the ratio fitted where panel and
+   counts overlapped (``PanelCalibration``, refit daily over 14 days of hourly means, least squares
+   through the origin). Without a fit the raw panel value is used and marked uncalibrated.
+4. **Flows.** Otherwise people in minus people out per interval, integrated since the daily reset at
+   04:00 local time (when areas are nearly empty), never below zero: the reset is the drift correction.
+
+Stale series (no value for ``stale_after``) do not count; when every contributing series is stale the
+last estimate is still shown, flagged stale. Everything is read from each series' latest value and a
+bounded look-back, in a fixed number of queries whatever the size of the history.
+"""
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import OuterRef, Subquery, Sum
+from django.utils import timezone
+
+from sources.models import Observation, Series
+
+from .levels import assess, public_label
+from .models import Area, PanelCalibration
+from .selectors import crowd_level_settings_get
+
+COUNT = "people_count"
+PANEL = "visitor_estimate"
+FLOW_IN, FLOW_OUT = "people_in", "people_out"
+STATUS_METRICS = (COUNT, PANEL, FLOW_IN, FLOW_OUT)
+STALE_AFTER = timedelta(minutes=15)
+TREND_WINDOWS = {"15m": timedelta(minutes=15), "60m": timedelta(minutes=60)}
+LOOKBACK = timedelta(minutes=20)  # a value this old still stands for "then" (sources report every 1-15 min)
+RESET_HOUR = 4
+
+
+@dataclass
+class SourceContribution:
+    source: str
+    series: str
+    metric: str
+    value: float | None
+    time: datetime | None
+    stale: bool
+    used: bool
+
+
+@dataclass
+class AreaStatus:
+    """What operators see for one area now."""
+
+    area_id: int
+    slug: str
+    name: str
+    people: float | None = None
+    density: float | None = None
+    occupancy_pct: float | None = None
+    level: str | None = None
+    basis: str | None = None
+    method: str = "none"
+    calibrated: bool | None = None
+    trend: dict = field(default_factory=dict)
+    as_of: datetime | None = None
+    age_seconds: float | None = None
+    stale: bool = True
+    sources: list[SourceContribution] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["public_label"] = public_label(self.level) if self.level else None
+        for key in ("people", "density", "occupancy_pct", "age_seconds"):
+            if data[key] is not None:
+                data[key] = round(data[key], 3 if key == "density" else 1)
+        return data
+
+
+def _trend(now_value: float | None, then_value: float | None) -> tuple[str | None, float | None]:
+    if now_value is None or then_value is None:
+        return None, None
+    change = now_value - then_value
+    # Small areas wobble: a change counts when it is over 10 % and over 5 people.
+    if abs(change) <= max(5.0, 0.10 * max(then_value, 1.0)):
+        return "steady", round(change, 1)
+    return ("rising" if change > 0 else "falling"), round(change, 1)
+
+
+def _reset_time(now: datetime, tz: ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    reset = datetime.combine(local.date(), time(RESET_HOUR), tzinfo=tz)
+    return reset if reset <= local else reset - timedelta(days=1)
+
+
+def area_statuses(
+    *, tenant, areas: list[Area] | None = None, now: datetime | None = None
+) -> dict[int, AreaStatus]:
+    """Status of the given areas (default: all active areas of the tenant), in a fixed number of queries."""
+    now = now or timezone.now()
+    if areas is None:
+        areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True))
+    by_id = {a.pk: a for a in areas}
+    settings = crowd_level_settings_get(tenant=tenant)
+    tz = ZoneInfo(tenant.time_zone)
+    # Values at the trend offsets: the newest observation at or before each offset, per series (index seeks).
+    annotations = {}
+    for name, delta in TREND_WINDOWS.items():
+        moment = now - delta
+        annotations[f"then_{name}"] = Subquery(
+            Observation.objects.filter(series=OuterRef("pk"), time__lte=moment, time__gt=moment - LOOKBACK)
+            .order_by("-time")
+            .values("value")[:1]
+        )
+    series = list(
+        Series.objects.filter(tenant=tenant, area_id__in=by_id, metric__in=STATUS_METRICS)
+        .select_related("source")
+        .annotate(**annotations)
+        .order_by("pk")
+    )
+    flow_ids = [s.pk for s in series if s.metric in (FLOW_IN, FLOW_OUT)]
+    flow_totals = {}
+    if flow_ids:
+        reset = _reset_time(now, tz)
+        flow_totals = dict(
+            Observation.objects.filter(series_id__in=flow_ids, time__gt=reset, time__lte=now)
+            .values("series_id")
+            .annotate(total=Sum("value"))
+            .values_list("series_id", "total")
+        )
+    calibrations = {
+        (c.area_id, c.series_id): c.ratio
+        for c in PanelCalibration.objects.filter(tenant=tenant, area_id__in=by_id).only(
+            "area_id", "series_id", "ratio"
+        )
+    }
+    series_by_area: dict[int, list[Series]] = {}
+    for s in series:
+        series_by_area.setdefault(s.area_id, []).append(s)
+    children: dict[int, list[int]] = {}
+    for area in areas:
+        if area.parent_id in by_id:
+            children.setdefault(area.parent_id, []).append(area.pk)
+
+    statuses: dict[int, AreaStatus] = {}
+
+    def compute(area: Area) -> AreaStatus:
+        if area.pk in statuses:
+            return statuses[area.pk]
+        status = AreaStatus(area_id=area.pk, slug=area.slug, name=area.name)
+        own = series_by_area.get(area.pk, [])
+        fresh = {s.pk: s.latest_time is not None and now - s.latest_time <= STALE_AFTER for s in own}
+        contributions = {
+            s.pk: SourceContribution(
+                s.source.slug, s.key, s.metric, s.latest_value, s.latest_time, not fresh[s.pk], False
+            )
+            for s in own
+        }
+        chosen, then = None, {}
+        counts = [s for s in own if s.metric == COUNT and s.latest_value is not None]
+        fresh_counts = [s for s in counts if fresh[s.pk]]
+        kids = [compute(by_id[k]) for k in children.get(area.pk, [])]
+        panels = [s for s in own if s.metric == PANEL and s.latest_value is not None]
+        flows_in = [s for s in own if s.metric == FLOW_IN]
+        if fresh_counts or (counts and not panels and not kids):
+            use = fresh_counts or counts
+            chosen = ("counts", use, sum(s.latest_value for s in use), True)
+            for name in TREND_WINDOWS:
+                values = [getattr(s, f"then_{name}") for s in use]
+                then[name] = None if None in values else sum(values)
+        elif kids and all(k.method != "none" and not k.stale for k in kids):
+            people = sum(k.people for k in kids)
+            status.method, status.people, status.calibrated = "sub_area_counts", people, None
+            status.as_of = min(k.as_of for k in kids)
+            for name in TREND_WINDOWS:
+                changes = [k.trend.get(f"change_{name}") for k in kids]
+                then[name] = None if None in changes else people - sum(changes)
+            status.stale = False
+        elif panels:
+            panel = max(panels, key=lambda s: (fresh[s.pk], s.latest_time))
+            ratio = calibrations.get((area.pk, panel.pk))
+            factor = ratio if ratio is not None else 1.0
+            chosen = ("calibrated_panel" if ratio is not None else "uncalibrated_panel", [panel],
+                      panel.latest_value * factor, ratio is not None)  # fmt: skip
+            for name in TREND_WINDOWS:
+                value = getattr(panel, f"then_{name}")
+                then[name] = None if value is None else value * factor
+        elif flows_in:
+            outs = [s for s in own if s.metric == FLOW_OUT]
+            use = flows_in + outs
+            total = sum(flow_totals.get(s.pk, 0.0) for s in flows_in) - sum(
+                flow_totals.get(s.pk, 0.0) for s in outs
+            )
+            chosen = ("flows", use, max(total, 0.0), True)
+        if chosen:
+            status.method, used, status.people, status.calibrated = chosen
+            if status.method == "counts":
+                status.calibrated = None
+            for s in used:
+                contributions[s.pk].used = True
+            times = [s.latest_time for s in used if s.latest_time]
+            status.as_of = max(times) if times else None
+            status.stale = not any(fresh[s.pk] for s in used)
+        status.sources = list(contributions.values())
+        if status.as_of is not None:
+            status.age_seconds = (now - status.as_of).total_seconds()
+        if status.people is not None:
+            density_bands, capacity_bands = area.effective_bands(settings)
+            result = assess(
+                status.people,
+                surface_m2=area.effective_surface_m2,
+                capacity=area.capacity,
+                density_bands=density_bands,
+                capacity_bands=capacity_bands,
+            )
+            status.density, status.occupancy_pct, status.level, status.basis = (
+                result.density, result.occupancy_pct, result.level, result.basis,
+            )  # fmt: skip
+            for name in TREND_WINDOWS:
+                direction, change = _trend(status.people, then.get(name))
+                status.trend[name], status.trend[f"change_{name}"] = direction, change
+        statuses[area.pk] = status
+        return status
+
+    for area in areas:
+        compute(area)
+    return statuses
+
+
+def calibrate_panels(*, tenant, now: datetime | None = None, days: int = 14) -> list[PanelCalibration]:
+    """Fit, per area with a GPS panel, the ratio of counted people to panel visitors over hourly means."""
+    now = now or timezone.now()
+    start = now - timedelta(days=days)
+    areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True))
+    children: dict[int, list[int]] = {}
+    for area in areas:
+        if area.parent_id:
+            children.setdefault(area.parent_id, []).append(area.pk)
+    panels = list(Series.objects.filter(tenant=tenant, metric=PANEL, area__isnull=False))
+    fitted = []
+    for panel in panels:
+        count_areas = [panel.area_id, *children.get(panel.area_id, [])]
+        counts = Series.objects.filter(tenant=tenant, metric=COUNT, area_id__in=count_areas)
+        own_counts = counts.filter(area_id=panel.area_id)
+        counts = own_counts if own_counts.exists() else counts.exclude(area_id=panel.area_id)
+        count_ids = list(counts.values_list("pk", flat=True))
+        if not count_ids:
+            continue
+        hourly_panel = _hourly_means(panel.pk, start, now)
+        hourly_counts: dict[datetime, float] = {}
+        per_series = [_hourly_means(pk, start, now) for pk in count_ids]
+        for hour in set.intersection(*(set(h) for h in per_series)) if per_series else set():
+            hourly_counts[hour] = sum(h[hour] for h in per_series)
+        pairs = [
+            (hourly_panel[h], hourly_counts[h])
+            for h in hourly_panel
+            if h in hourly_counts and hourly_panel[h] > 0
+        ]
+        if len(pairs) < 24:
+            continue  # under a day of overlap: no trustworthy ratio yet
+        sxx = sum(p * p for p, _ in pairs)
+        ratio = sum(p * c for p, c in pairs) / sxx
+        mean_c = sum(c for _, c in pairs) / len(pairs)
+        ss_tot = sum((c - mean_c) ** 2 for _, c in pairs)
+        ss_res = sum((c - ratio * p) ** 2 for p, c in pairs)
+        calibration, _ = PanelCalibration.objects.update_or_create(
+            tenant=tenant,
+            area_id=panel.area_id,
+            series=panel,
+            defaults={"ratio": ratio, "points": len(pairs), "r2": 1 - ss_res / ss_tot if ss_tot else None,
+                      "fitted_at": now},
+        )  # fmt: skip
+        fitted.append(calibration)
+    return fitted
+
+
+def _hourly_means(series_id: int, start: datetime, end: datetime) -> dict[datetime, float]:
+    from django.db.models import Avg
+    from django.db.models.functions import TruncHour
+
+    rows = (
+        Observation.objects.filter(series_id=series_id, time__gte=start, time__lt=end)
+        .annotate(hour=TruncHour("time"))
+        .values("hour")
+        .annotate(mean=Avg("value"))
+        .values_list("hour", "mean")
+    )
+    return dict(rows)
+
+
+__all__ = ["AreaStatus", "area_statuses", "calibrate_panels"]
