@@ -155,3 +155,51 @@ class PanelCalibration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.series} x {self.ratio:.2f} for {self.area}"
+
+
+class AreaForecast(models.Model):
+    """Hourly expected people in an area for the next hours, with an 80 % interval and the model's record."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    area = models.ForeignKey(Area, on_delete=models.CASCADE, related_name="forecasts")
+    issued_at = models.DateTimeField(help_text="Forecast origin: information up to this time was used.")
+    method = models.CharField(max_length=40, help_text="gradient_boosting, hour_of_week_profile, ...")
+    model_version = models.CharField(max_length=100, blank=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    accuracy = models.JSONField(
+        default=dict, blank=True, help_text="Backtest per horizon against seasonal naive."
+    )
+    note = models.TextField(blank=True, help_text="Why this method, what it knows, what it lacks.")
+    points = models.JSONField(default=list, help_text="[{time, p10, p50, p90, level, level_p90}, ...] hourly")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["area", "-issued_at"], name="forecast_latest")]
+
+    def __str__(self) -> str:
+        return f"forecast {self.area} @ {self.issued_at:%Y-%m-%d %H:%M}"
+
+
+class ForecastModel(models.Model):
+    """A tenant's trained forecasting model (serialised), with its version, training time and backtest."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    version = models.CharField(max_length=100)
+    trained_at = models.DateTimeField()
+    accuracy = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+    blob = models.BinaryField(
+        help_text="Serialised model (trusted: written only by the platform's own task)."
+    )
+    series_count = models.PositiveIntegerField(default=0)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-trained_at"]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} model {self.version}"

@@ -15,6 +15,7 @@ app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "tenants.tasks.record_heartbeat", "schedule": 30.0},
     "purge-expired-api-tokens": {"task": "tenants.tasks.purge_expired_api_tokens", "schedule": 3600.0},
     "dispatch-due-sources": {"task": "sources.tasks.dispatch_due_sources", "schedule": 2.0},
+    "evaluate-alerts": {"task": "incidents.tasks.evaluate_all_alerts", "schedule": 60.0},
     "calibrate-panels": {"task": "areas.tasks.calibrate_all_panels", "schedule": crontab(hour=4, minute=7)},
     "purge-old-observations": {
         "task": "sources.tasks.purge_old_observations",

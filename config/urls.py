@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("areas.api.urls")),
     path("", include("sources.api.urls")),
+    path("", include("incidents.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

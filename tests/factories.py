@@ -10,6 +10,7 @@ from django_scopes import scopes_disabled
 from areas.geometry import measure
 from areas.models import Area, Event
 from areas.services import area_create, event_create
+from incidents.models import Alert, AlertRule, Webhook
 from sources.models import Series, Source
 from tenants.choices import Role
 from tenants.models import Membership, Tenant
@@ -117,10 +118,40 @@ def make_series(tenant: Tenant, key: str = "cam-1", metric: str = "people_count"
     )
 
 
+def make_alert_rule(tenant: Tenant, **data):
+    from incidents.services import alert_rule_save
+
+    data.setdefault("name", "Crowded now")
+    data.setdefault("kind", "level_now")
+    data.setdefault("level", "crowded")
+    with tenant_scope(tenant):
+        return alert_rule_save(tenant=tenant, actor=None, data=data)
+
+
+def make_alert(tenant: Tenant, message: str = "Crowding at the pier entrance"):
+    from incidents.models import Alert
+
+    return Alert.objects.with_scopes_disabled().create(
+        tenant=tenant, kind="manual", message=message, opened_at=datetime.now(ZoneInfo("UTC"))
+    )
+
+
+def make_webhook(tenant: Tenant):
+    from incidents.services import webhook_create
+
+    with tenant_scope(tenant):
+        return webhook_create(
+            tenant=tenant, actor=None, name="Control room", url="https://hooks.example.org/csm"
+        )[0]
+
+
 TENANT_OBJECT_MAKERS = {
     Membership: lambda tenant: MembershipFactory(tenant=tenant, role=Role.ANALYST),
     Source: lambda tenant: make_source(tenant),
     Series: lambda tenant: make_series(tenant),
+    Alert: make_alert,
+    AlertRule: make_alert_rule,
+    Webhook: make_webhook,
     Area: lambda tenant: make_area(tenant, slug=f"area-{Area.objects.count() + 1}"),
     Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
 }

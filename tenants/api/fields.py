@@ -1,6 +1,8 @@
 """Serializer fields shared by every app's API."""
 
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 
@@ -22,6 +24,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class ScopedSlugRelatedField(serializers.SlugRelatedField):
     """A slug reference to a tenant-owned model, looked up inside the active tenant scope at validation time.
 

@@ -1,0 +1,111 @@
+"""Delivering alert events: e-mail to members by role, and signed webhooks.
+
+Webhook requests are ``POST`` with a JSON body and the headers ``X-CSM-Event``, ``X-CSM-Timestamp``
+(unix seconds) and ``X-CSM-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"`` with
+the webhook's secret. Receivers recompute it and reject timestamps older than a few minutes (replays).
+"""
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+from django.conf import settings
+from django.core.mail import send_mass_mail
+
+from sources.secrets import decrypt_secrets
+from tenants.models import Membership
+
+from .models import Alert, Webhook, WebhookDelivery
+
+WEBHOOK_TIMEOUT = 10.0
+
+
+def alert_payload(alert: Alert, event: str) -> dict:
+    """The JSON document describing an alert event (webhooks, and the same shape as the API)."""
+
+    def who(user):
+        return user.username if user else None
+
+    return {
+        "event": event,
+        "tenant": alert.tenant.slug,
+        "alert": {
+            "id": alert.pk,
+            "kind": alert.kind,
+            "state": alert.state,
+            "level": alert.level,
+            "message": alert.message,
+            "area": {"slug": alert.area.slug, "name": alert.area.name} if alert.area else None,
+            "source": alert.source.slug if alert.source else None,
+            "rule": alert.rule.name if alert.rule else None,
+            "details": alert.details,
+            "opened_at": alert.opened_at.isoformat(),
+            "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+            "acknowledged_by": who(alert.acknowledged_by),
+            "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+            "resolved_by": who(alert.resolved_by),
+            "resolution": alert.resolution,
+            "url": f"{settings.SITE_URL}/api/v1/tenants/{alert.tenant.slug}/alerts/{alert.pk}/",
+        },
+    }
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256(secret, "<timestamp>.<body>")."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def post_webhook(webhook: Webhook, alert: Alert, event: str, attempt: int, transport=None) -> WebhookDelivery:
+    """POST one event; record the attempt. Never raises for network trouble (the delivery says it)."""
+    body = json.dumps(alert_payload(alert, event), sort_keys=True, default=str).encode()
+    timestamp = str(int(time.time()))
+    secret = decrypt_secrets(webhook.secret_encrypted)["secret"]
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "CrowdSafetyManager-Webhook/1.0",
+        "X-CSM-Event": event,
+        "X-CSM-Timestamp": timestamp,
+        "X-CSM-Signature": sign(secret, timestamp, body),
+    }
+    delivery = WebhookDelivery(
+        tenant=alert.tenant, webhook=webhook, alert=alert, event=event, attempt=attempt
+    )
+    try:
+        with httpx.Client(timeout=WEBHOOK_TIMEOUT, transport=transport) as client:
+            response = client.post(webhook.url, content=body, headers=headers)
+        delivery.status_code = response.status_code
+        delivery.delivered = 200 <= response.status_code < 300
+        if not delivery.delivered:
+            delivery.error = f"HTTP {response.status_code}: {response.text[:200]}"
+    except httpx.HTTPError as exc:
+        delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+    delivery.save()
+    return delivery
+
+
+def email_members(alert: Alert, roles: list[str]) -> int:
+    """Mail the alert to the tenant's active members with these roles; returns how many were mailed."""
+    recipients = sorted(
+        set(
+            Membership.objects.filter(
+                tenant=alert.tenant, role__in=roles, is_active=True, user__is_active=True
+            )
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    )
+    if not recipients:
+        return 0
+    level = f"{alert.level.replace('_', ' ')}: " if alert.level else ""
+    subject = f"[{alert.tenant.name}] {level}{alert.message[:120]}"
+    body = (
+        f"{alert.message}\n\nOpened at {alert.opened_at:%Y-%m-%d %H:%M %Z}.\n"
+        f"Acknowledge or resolve it at {settings.SITE_URL}/t/{alert.tenant.slug}/ "
+        f"(API: {settings.SITE_URL}/api/v1/tenants/{alert.tenant.slug}/alerts/{alert.pk}/).\n"
+    )
+    # One message per person: members of one tenant do not see each other's addresses.
+    send_mass_mail([(subject, body, None, [address]) for address in recipients], fail_silently=False)
+    return len(recipients)

@@ -1,0 +1,338 @@
+"""Writes of the incidents app: alert rules, evaluation with hysteresis, the alert lifecycle, delivery."""
+
+import logging
+import secrets as secrets_module
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from areas.levels import LEVELS, assess
+from areas.models import Area, AreaForecast
+from areas.selectors import crowd_level_settings_get
+from areas.status import AreaStatus, area_statuses
+from sources.models import Source
+from sources.secrets import encrypt_secrets
+from sources.selectors import source_status
+from tenants.models import Tenant
+
+from .choices import AlertKind, AlertState
+from .models import Alert, AlertRule, Webhook
+
+logger = logging.getLogger(__name__)
+
+# An alert clears only when the count is this much below what triggers it: no flapping at a band edge.
+HYSTERESIS = 0.10
+TROUBLED_SOURCE = {"failing", "circuit_open", "stale"}
+
+
+def _level_index(level: str | None) -> int:
+    return LEVELS.index(level) if level in LEVELS else -1
+
+
+# --- rules -------------------------------------------------------------------------------------------
+
+
+def _check_rule(rule: AlertRule) -> None:
+    errors: dict[str, list[str]] = {}
+    if rule.kind in (AlertKind.LEVEL_NOW, AlertKind.FORECAST_LEVEL) and rule.level not in LEVELS[1:]:
+        errors["level"] = [f"Give the level that raises the alert: one of {', '.join(LEVELS[1:])}."]
+    if rule.kind == AlertKind.FORECAST_LEVEL and not rule.within_hours:
+        errors["within_hours"] = ["Give how many hours ahead to look (1-48)."]
+    if rule.kind == AlertKind.STALE_DATA and not rule.minutes:
+        errors["minutes"] = ["Give after how many minutes without data to raise the alert (1-1440)."]
+    if rule.kind != AlertKind.SOURCE_DOWN and rule.source_id:
+        errors["source"] = ["Only source_down rules name a source."]
+    if rule.kind == AlertKind.SOURCE_DOWN and rule.area_id:
+        errors["area"] = ["A source_down rule names a source, not an area."]
+    unknown = [
+        r for r in rule.notify_roles if r not in ("admin", "operator", "analyst", "organiser", "integration")
+    ]
+    if unknown:
+        errors["notify_roles"] = [f"Unknown role(s): {', '.join(unknown)}."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def alert_rule_save(*, tenant: Tenant, actor, data: dict, rule: AlertRule | None = None) -> AlertRule:
+    """Create or change an alert rule."""
+    rule = rule or AlertRule(tenant=tenant)
+    for name, value in data.items():
+        setattr(rule, name, value)
+    _check_rule(rule)
+    rule.full_clean()
+    rule.save()
+    return rule
+
+
+# --- evaluation --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Finding:
+    """What a rule found for one subject (an area or a source) in this evaluation."""
+
+    area: Area | None
+    source: Source | None
+    on: bool | None  # True: raise or keep; False: clear; None: cannot judge now, keep as is
+    level: str
+    message: str
+    details: dict
+
+
+def _people_level(people: float, area: Area, settings) -> str:
+    density_bands, capacity_bands = area.effective_bands(settings)
+    return assess(
+        people,
+        surface_m2=area.effective_surface_m2,
+        capacity=area.capacity,
+        density_bands=density_bands,
+        capacity_bands=capacity_bands,
+    ).level
+
+
+def _level_findings(rule, areas, statuses: dict[int, AreaStatus], settings) -> list[Finding]:
+    findings = []
+    target = _level_index(rule.level)
+    for area in areas:
+        status = statuses.get(area.pk)
+        if status is None or status.people is None or status.stale:
+            findings.append(Finding(area, None, None, rule.level, "", {}))
+            continue
+        at_or_above = _level_index(status.level) >= target
+        with_margin = _level_index(_people_level(status.people / (1 - HYSTERESIS), area, settings)) >= target
+        on = True if at_or_above else (None if with_margin else False)
+        message = (
+            f"{area.name} is {status.level.replace('_', ' ')}: {status.people:,.0f} people, "
+            f"{status.density:.2f} p/m²"
+            + (f", {status.occupancy_pct:.0f} % of capacity" if status.occupancy_pct else "")
+        )
+        details = {
+            "people": status.people,
+            "density": round(status.density, 3),
+            "level": status.level,
+            "occupancy_pct": status.occupancy_pct,
+            "trend": status.trend,
+        }
+        findings.append(Finding(area, None, on, status.level, message, details))
+    return findings
+
+
+def _forecast_findings(rule, areas, forecasts: dict[int, AreaForecast], settings, now) -> list[Finding]:
+    findings = []
+    target = _level_index(rule.level)
+    horizon = now + timedelta(hours=rule.within_hours)
+    for area in areas:
+        forecast = forecasts.get(area.pk)
+        if forecast is None:
+            findings.append(Finding(area, None, None, rule.level, "", {}))
+            continue
+        ahead = [p for p in forecast.points if now <= datetime.fromisoformat(p["time"]) <= horizon]
+        if not ahead:
+            findings.append(Finding(area, None, None, rule.level, "", {}))
+            continue
+        peak = max(ahead, key=lambda p: p["p50"])
+        reaches = [p for p in ahead if _level_index(p["level"]) >= target]
+        with_margin = _level_index(_people_level(peak["p50"] / (1 - HYSTERESIS), area, settings)) >= target
+        on = True if reaches else (None if with_margin else False)
+        first = reaches[0] if reaches else peak
+        message = (
+            f"{area.name} is expected to be {first['level'].replace('_', ' ')} at "
+            f"{datetime.fromisoformat(first['time']).astimezone(timezone.get_current_timezone()):%H:%M} "
+            f"(about {first['p50']:,.0f} people; 80 % interval {first['p10']:,.0f}-{first['p90']:,.0f})"
+        )
+        details = {key: first[key] for key in ("p10", "p50", "p90", "level")}
+        details.update(expected_at=first["time"], forecast_id=forecast.pk, method=forecast.method)
+        findings.append(Finding(area, None, on, first["level"], message, details))
+    return findings
+
+
+def _stale_findings(rule, areas, statuses) -> list[Finding]:
+    findings = []
+    for area in areas:
+        status = statuses.get(area.pk)
+        if status is None or not status.sources:
+            continue  # an area without any sensor is not "stale"
+        age = status.age_seconds
+        on = age is None or age > rule.minutes * 60
+        minutes = "never" if age is None else f"{age / 60:.0f} minutes ago"
+        findings.append(
+            Finding(
+                area,
+                None,
+                on,
+                "",
+                f"No fresh data for {area.name}: newest value {minutes}.",
+                {"age_seconds": age},
+            )
+        )
+    return findings
+
+
+def _source_findings(rule, sources, now) -> list[Finding]:
+    findings = []
+    for source in sources:
+        status = source_status(source, now=now)
+        on = status in TROUBLED_SOURCE
+        message = f"Source {source.name} is {status.replace('_', ' ')}" + (
+            f": {source.last_error[:200]}" if source.last_error and status != "stale" else "."
+        )
+        findings.append(
+            Finding(
+                None,
+                source,
+                on,
+                "",
+                message,
+                {"status": status, "consecutive_failures": source.consecutive_failures},
+            )
+        )
+    return findings
+
+
+def evaluate_alerts(*, tenant: Tenant, now: datetime | None = None) -> dict[str, int]:
+    """Evaluate every enabled rule of the tenant; open, keep or resolve alerts. Returns counts."""
+    now = now or timezone.now()
+    rules = list(AlertRule.objects.filter(tenant=tenant, enabled=True).select_related("area", "source"))
+    counts = {"opened": 0, "resolved": 0, "kept": 0}
+    if not rules:
+        return counts
+    areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True))
+    statuses = area_statuses(tenant=tenant, areas=areas, now=now)
+    settings = crowd_level_settings_get(tenant=tenant)
+    forecasts = {}
+    if any(r.kind == AlertKind.FORECAST_LEVEL for r in rules):
+        for forecast in AreaForecast.objects.filter(tenant=tenant).order_by("area_id", "-issued_at"):
+            forecasts.setdefault(forecast.area_id, forecast)
+    sources = None
+    open_alerts = {
+        (a.rule_id, a.area_id, a.source_id): a
+        for a in Alert.objects.filter(tenant=tenant, rule__isnull=False).exclude(state=AlertState.RESOLVED)
+    }
+    for rule in rules:
+        scope = [rule.area] if rule.area_id else areas
+        if rule.kind == AlertKind.LEVEL_NOW:
+            findings = _level_findings(rule, scope, statuses, settings)
+        elif rule.kind == AlertKind.FORECAST_LEVEL:
+            findings = _forecast_findings(rule, scope, forecasts, settings, now)
+        elif rule.kind == AlertKind.STALE_DATA:
+            findings = _stale_findings(rule, scope, statuses)
+        else:
+            if sources is None:
+                sources = list(Source.objects.filter(tenant=tenant, enabled=True))
+            findings = _source_findings(rule, [rule.source] if rule.source_id else sources, now)
+        for finding in findings:
+            key = (
+                rule.pk,
+                finding.area.pk if finding.area else None,
+                finding.source.pk if finding.source else None,
+            )
+            alert = open_alerts.get(key)
+            if finding.on and alert is None:
+                _open(tenant=tenant, rule=rule, finding=finding, now=now)
+                counts["opened"] += 1
+            elif finding.on and alert is not None:
+                alert.last_seen_at, alert.details = now, finding.details
+                if _level_index(finding.level) > _level_index(alert.level):
+                    alert.level, alert.message = finding.level, finding.message  # escalated within the alert
+                alert.save(update_fields=["last_seen_at", "details", "level", "message"])
+                counts["kept"] += 1
+            elif finding.on is False and alert is not None:
+                _resolve(alert, actor=None, note="The condition cleared.", now=now)
+                counts["resolved"] += 1
+    return counts
+
+
+def _open(*, tenant, rule, finding: Finding, now) -> Alert:
+    alert = Alert.objects.create(
+        tenant=tenant,
+        rule=rule,
+        kind=rule.kind,
+        area=finding.area,
+        source=finding.source,
+        level=finding.level,
+        message=f"{finding.message} (rule '{rule.name}')",
+        details=finding.details,
+        opened_at=now,
+        last_seen_at=now,
+    )
+    _announce(alert, "alert.opened", roles=rule.notify_roles)
+    return alert
+
+
+def _announce(alert: Alert, event: str, roles: list[str] | None = None) -> None:
+    from .tasks import deliver_alert_task
+
+    transaction.on_commit(lambda: deliver_alert_task.delay(alert.tenant_id, alert.pk, event, roles or []))
+
+
+# --- lifecycle ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def alert_raise(*, tenant: Tenant, actor, area: Area | None, message: str, level: str = "") -> Alert:
+    """A person raises an alert (something seen on camera, a call from the field)."""
+    if level and level not in LEVELS:
+        raise ValidationError({"level": [f"Unknown level '{level}'; one of {', '.join(LEVELS)}."]})
+    alert = Alert.objects.create(
+        tenant=tenant,
+        kind=AlertKind.MANUAL,
+        area=area,
+        level=level,
+        message=message,
+        opened_at=timezone.now(),
+        opened_by=actor,
+    )
+    _announce(alert, "alert.opened", roles=["admin", "operator"])
+    return alert
+
+
+@transaction.atomic
+def alert_acknowledge(*, alert: Alert, actor) -> Alert:
+    """An operator has seen the alert and takes it on."""
+    if alert.state != AlertState.OPEN:
+        raise ValidationError(
+            {"state": [f"Only an open alert can be acknowledged; this one is {alert.state}."]}
+        )
+    alert.state, alert.acknowledged_at, alert.acknowledged_by = AlertState.ACKNOWLEDGED, timezone.now(), actor
+    alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
+    _announce(alert, "alert.acknowledged")
+    return alert
+
+
+@transaction.atomic
+def alert_resolve(*, alert: Alert, actor, note: str = "") -> Alert:
+    """Close an alert by hand, with a note."""
+    if alert.state == AlertState.RESOLVED:
+        raise ValidationError({"state": ["This alert is resolved already."]})
+    return _resolve(alert, actor=actor, note=note or "Resolved by hand.", now=timezone.now())
+
+
+def _resolve(alert: Alert, *, actor, note: str, now) -> Alert:
+    alert.state, alert.resolved_at, alert.resolved_by, alert.resolution = (
+        AlertState.RESOLVED,
+        now,
+        actor,
+        note,
+    )
+    alert.save(update_fields=["state", "resolved_at", "resolved_by", "resolution"])
+    _announce(alert, "alert.resolved")
+    return alert
+
+
+# --- webhooks ----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def webhook_create(
+    *, tenant: Tenant, actor, name: str, url: str, secret: str | None = None
+) -> tuple[Webhook, str]:
+    """Register a webhook; returns it with its signing secret (shown once, stored encrypted)."""
+    secret = secret or secrets_module.token_urlsafe(32)
+    webhook = Webhook(tenant=tenant, name=name, url=url, secret_encrypted=encrypt_secrets({"secret": secret}))
+    webhook.full_clean()
+    webhook.save()
+    return webhook, secret

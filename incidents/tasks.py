@@ -1,0 +1,68 @@
+"""Celery tasks of the incidents app: alert evaluation per tenant and delivery of alert events."""
+
+import logging
+import random
+
+from celery import shared_task
+from django_scopes import scopes_disabled
+
+from tenants.models import Tenant
+from tenants.tasks import TenantTask
+
+from .delivery import email_members, post_webhook
+from .models import Alert, Webhook
+from .services import evaluate_alerts
+
+logger = logging.getLogger(__name__)
+MAX_WEBHOOK_ATTEMPTS = 4
+
+
+@shared_task(name="incidents.tasks.evaluate_all_alerts", ignore_result=True)
+def evaluate_all_alerts() -> int:
+    """Every minute: one evaluation per tenant."""
+    with scopes_disabled():
+        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        evaluate_tenant_alerts.apply_async(args=[tenant_id], expires=55)
+    return len(tenant_ids)
+
+
+@shared_task(
+    base=TenantTask, name="incidents.tasks.evaluate_tenant_alerts", acks_late=True, ignore_result=True
+)
+def evaluate_tenant_alerts(tenant_id: int) -> dict:
+    """Evaluate one tenant's alert rules."""
+    return evaluate_alerts(tenant=Tenant.objects.get(pk=tenant_id))
+
+
+@shared_task(
+    base=TenantTask,
+    bind=True,
+    name="incidents.tasks.deliver_alert",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=MAX_WEBHOOK_ATTEMPTS - 1,
+)
+def deliver_alert_task(
+    self, tenant_id: int, alert_id: int, event: str, roles: list[str], webhook_ids=None
+) -> None:
+    """E-mail the members (first attempt only) and POST the event to every enabled webhook, with retries."""
+    alert = Alert.objects.select_related(
+        "tenant", "area", "source", "rule", "acknowledged_by", "resolved_by"
+    ).get(pk=alert_id)
+    if roles and self.request.retries == 0 and event == "alert.opened":
+        try:
+            email_members(alert, roles)
+        except Exception:  # a mail server outage must not stop the webhooks
+            logger.exception("Alert %s: e-mail delivery failed", alert_id)
+    webhooks = Webhook.objects.filter(tenant_id=tenant_id, enabled=True)
+    if webhook_ids is not None:
+        webhooks = webhooks.filter(pk__in=webhook_ids)
+    failed = [
+        w.pk
+        for w in webhooks
+        if not post_webhook(w, alert, event, attempt=self.request.retries + 1).delivered
+    ]
+    if failed and self.request.retries < MAX_WEBHOOK_ATTEMPTS - 1:
+        countdown = 10 * 3**self.request.retries * random.uniform(0.8, 1.2)
+        raise self.retry(args=[tenant_id, alert_id, event, [], failed], countdown=countdown)
