@@ -15,9 +15,11 @@ from tenants.choices import Role
 from tenants.demo import register_demo_seeder
 
 from .choices import AreaKind
+from .forecasts import refresh_forecasts
 from .geometry import measure
-from .models import Area, Event
+from .models import Area, Event, ForecastModel
 from .services import area_create, area_update, event_create, event_set_organisers
+from .status import calibrate_panels
 
 GEOD = Geod(ellps="WGS84")
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
@@ -200,6 +202,15 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
         )
     outcome = source_fetch(source=source)
     stdout.write(f"  {tenant.slug}: replay of {rows} simulated counts, {outcome.stored} stored now")
+    calibrate_panels(tenant=tenant)
+    refresh_forecasts(tenant=tenant)  # at once, with the fallback methods until the model is trained
+    if not ForecastModel.objects.filter(tenant=tenant).exists():
+        from django.db import transaction
+
+        from .tasks import train_tenant_forecast_model
+
+        # Training takes some seconds: the demo's worker does it right after start (then nightly).
+        transaction.on_commit(lambda: train_tenant_forecast_model.delay(tenant.pk))
 
 
 @register_demo_seeder(20, "areas")

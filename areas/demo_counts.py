@@ -49,6 +49,51 @@ def _hour_shape(kind: str, hour: float) -> tuple[float, float]:
     return 0.02, 0.8 * bump(11.0, 1.5) + 1.0 * bump(17.5, 1.6)
 
 
+# Measures taken on the sunny Saturday afternoon, and what they did to the counts (the action log's demo).
+DEMO_INTERVENTIONS = [
+    {
+        "area": "de-pier",
+        "intervention": "traffic-controllers",
+        "hour": 14.5,
+        "hours": 2.0,
+        "factor": 0.78,
+        "description": "Traffic controllers hold the inflow at the pier entrance.",
+    },
+    {
+        "area": "tramhaltes-kurhaus",
+        "intervention": "extra-public-transport",
+        "hour": 17.0,
+        "hours": 1.5,
+        "factor": 0.7,
+        "description": "HTM runs extra trams on line 1 from the Kurhaus stop.",
+    },
+]
+
+
+def busy_saturday(now: datetime) -> datetime:
+    """Local midnight starting the most recent Saturday whose afternoon is over (the demo's busy day)."""
+    local = now.astimezone(AMSTERDAM)
+    saturday = (local - timedelta(days=(local.weekday() - 5) % 7)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    if saturday + timedelta(hours=19) > local:
+        saturday -= timedelta(weeks=1)
+    return saturday
+
+
+def intervention_window(spec: dict, saturday: datetime) -> tuple[datetime, datetime]:
+    start = saturday + timedelta(hours=spec["hour"])
+    return start, start + timedelta(hours=spec["hours"])
+
+
+def _intervention_factor(slug: str, moment: datetime, saturday: datetime) -> float:
+    for spec in DEMO_INTERVENTIONS:
+        start, end = intervention_window(spec, saturday)
+        if spec["area"] == slug and start <= moment < end:
+            return spec["factor"]
+    return 1.0
+
+
 def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, float, str, str]]:
     """Rows (time, series, value, metric, area) for the four weeks up to the end of the current week."""
     rng = random.Random(seed)
@@ -60,8 +105,11 @@ def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, fl
     end = this_monday + timedelta(weeks=1)
     days = (end - start).days
     weather = [rng.uniform(0.55, 1.35) for _ in range(days)]
-    for offset in (days - 2, days - 1):  # the final weekend is sunny
-        weather[offset] = 1.9
+    saturday = busy_saturday(now)
+    for day in (saturday, saturday + timedelta(days=1)):  # the latest weekend is sunny
+        offset = (day.date() - start.date()).days
+        if 0 <= offset < days:
+            weather[offset] = 1.5
     rows = []
     t = start
     while t < end:
@@ -75,7 +123,7 @@ def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, fl
         for slug, (peak, kind) in PLACES.items():
             floor, daytime = _hour_shape(kind, hour)
             level = peak * season * (floor + week_factor * weather[day] * daytime)
-            value = max(0, round(level * rng.gauss(1.0, 0.06)))
+            value = max(0, round(level * rng.gauss(1.0, 0.06) * _intervention_factor(slug, t, saturday)))
             rows.append((t, f"cam-{slug}", value, "people_count", slug))
             if slug in SECTIONS:
                 section_total += value

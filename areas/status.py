@@ -97,9 +97,13 @@ def _reset_time(now: datetime, tz: ZoneInfo) -> datetime:
 
 
 def area_statuses(
-    *, tenant, areas: list[Area] | None = None, now: datetime | None = None
+    *, tenant, areas: list[Area] | None = None, now: datetime | None = None, historical: bool = False
 ) -> dict[int, AreaStatus]:
-    """Status of the given areas (default: all active areas of the tenant), in a fixed number of queries."""
+    """Status of the given areas (default: all active areas of the tenant), in a fixed number of queries.
+
+    ``historical``: the status as it was at ``now`` in the past (reads the value at that time instead of
+    each series' latest value; used to replay alert rules over history).
+    """
     now = now or timezone.now()
     if areas is None:
         areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True))
@@ -115,6 +119,12 @@ def area_statuses(
             .order_by("-time")
             .values("value")[:1]
         )
+    if historical:
+        then_now = Observation.objects.filter(
+            series=OuterRef("pk"), time__lte=now, time__gt=now - timedelta(days=1)
+        )
+        annotations["value_now"] = Subquery(then_now.order_by("-time").values("value")[:1])
+        annotations["time_now"] = Subquery(then_now.order_by("-time").values("time")[:1])
     series = list(
         Series.objects.filter(tenant=tenant, area_id__in=by_id, metric__in=STATUS_METRICS)
         .select_related("source")
@@ -137,6 +147,9 @@ def area_statuses(
             "area_id", "series_id", "ratio"
         )
     }
+    if historical:
+        for s in series:
+            s.latest_value, s.latest_time = s.value_now, s.time_now
     series_by_area: dict[int, list[Series]] = {}
     for s in series:
         series_by_area.setdefault(s.area_id, []).append(s)

@@ -17,7 +17,7 @@ from ..levels import (
     PUBLIC_LABELS,
     validate_bands,
 )
-from ..models import Area, Event
+from ..models import Area, AreaForecast, Event
 from ..selectors import event_organisers
 
 
@@ -251,6 +251,20 @@ class EventSerializer(serializers.ModelSerializer):
             except serializers.ValidationError as exc:
                 raise serializers.ValidationError({"slug": exc.detail}) from exc
         return attrs
+
+
+class AreaForecastSerializer(serializers.ModelSerializer):
+    """A forecast: ``points`` are hourly ``{time, p10, p50, p90, level, level_p90}``; ``accuracy`` is the
+    model's holdout backtest per horizon (MAE model, MAE seasonal naive, ratio, n; ratio < 1 beats it)."""
+
+    area = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    points = serializers.ListField(child=serializers.DictField(), read_only=True)
+    accuracy = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = AreaForecast
+        fields = ["area", "issued_at", "method", "model_version", "trained_at", "accuracy", "note", "points"]
+        read_only_fields = fields
 
 
 class CrowdLevelSettingsSerializer(serializers.Serializer):

@@ -18,11 +18,13 @@ from tenants.api.problems import problem_response
 from tenants.choices import Capability
 
 from .. import selectors, services
+from ..forecasts import area_forecast
 from ..geometry import GeometryError, reproject
 from ..models import Area, Event
 from ..status import area_statuses
 from .serializers import (
     AreaFilterSerializer,
+    AreaForecastSerializer,
     AreaSerializer,
     CrowdLevelSettingsSerializer,
     EventSerializer,
@@ -169,6 +171,15 @@ class AreaViewSet(TenantModelViewSet):
                 max(a.max_lat for a in areas),
             ]
         return Response(body, content_type="application/geo+json")
+
+    @extend_schema(responses={200: AreaForecastSerializer})
+    @action(detail=True, methods=["get"])
+    def forecast(self, request, *args, **kwargs):
+        """Expected people for the next 48 hours: hourly p10/p50/p90, the levels they imply, and the model's
+        version, training time and backtest accuracy against the weekly seasonal-naive baseline."""
+        area = self.get_object()
+        forecast = area_forecast(tenant=self.tenant, area=area)
+        return Response(AreaForecastSerializer(forecast).data)
 
     @extend_schema(parameters=[AreaFilterSerializer], responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
     @action(detail=False, methods=["get"])

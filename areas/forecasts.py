@@ -1,0 +1,272 @@
+"""Forecasts on the platform: hourly people per area from the store, the tenant model, stored forecasts.
+
+The engine (``areas.forecasting``) is pure computation; this module feeds it the tenant's data and keeps
+its results. Per area the hourly series follows the status fusion rule (own counts, else the sum of the
+sub-areas' counts, else the calibrated GPS panel). Exogenous inputs, where the tenant has them: hourly
+temperature and precipitation from its weather source (observed for the past, the five-day forecast for
+the future), and planned events (expected attendance spread over the event's zones and hours).
+"""
+
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.db.models import Avg
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from sources.models import Observation, Series
+from tenants.models import Tenant
+
+from .choices import AreaKind
+from .forecasting.engine import ForecastModel as EngineModel
+from .forecasting.engine import load_model, train
+from .levels import assess
+from .models import Area, AreaForecast, ForecastModel, PanelCalibration
+from .selectors import crowd_level_settings_get
+
+logger = logging.getLogger(__name__)
+TRAIN_WEEKS = 26
+PREDICT_WEEKS = 8
+FRESH_FOR = timedelta(minutes=90)  # a stored forecast older than this is recomputed on request
+KEEP_FORECASTS = 72  # per area: three days of hourly issues, for looking back at what was expected
+
+
+def _hourly_means(series_ids: list[int], start: datetime, end: datetime) -> dict[int, dict[datetime, float]]:
+    rows = (
+        Observation.objects.filter(series_id__in=series_ids, time__gte=start, time__lt=end)
+        .annotate(hour=TruncHour("time", tzinfo=UTC))
+        .values("series_id", "hour")
+        .annotate(mean=Avg("value"))
+        .values_list("series_id", "hour", "mean")
+    )
+    result: dict[int, dict[datetime, float]] = defaultdict(dict)
+    for series_id, hour, mean in rows:
+        result[series_id][hour] = mean
+    return result
+
+
+def _sum_where_all(parts: list[dict[datetime, float]]) -> dict[datetime, float]:
+    """Hourly sum of several series over the hours where every one of them has a value."""
+    if not parts:
+        return {}
+    hours = set(parts[0]).intersection(*parts[1:])
+    return {hour: sum(part[hour] for part in parts) for hour in hours}
+
+
+def area_history(*, tenant: Tenant, areas: list[Area], start: datetime, end: datetime) -> dict[str, tuple]:
+    """Hourly people per area slug as (times, values), by the status fusion rule."""
+    series = list(Series.objects.filter(tenant=tenant, metric__in=("people_count", "visitor_estimate")))
+    means = _hourly_means([s.pk for s in series], start, end)
+    counts_by_area: dict[int, list[int]] = defaultdict(list)
+    panels_by_area: dict[int, list[int]] = defaultdict(list)
+    for s in series:
+        (counts_by_area if s.metric == "people_count" else panels_by_area)[s.area_id].append(s.pk)
+    ratios = {(c.area_id, c.series_id): c.ratio for c in PanelCalibration.objects.filter(tenant=tenant)}
+    children: dict[int, list[int]] = defaultdict(list)
+    for area in Area.objects.filter(tenant=tenant, archived_at__isnull=True):
+        if area.parent_id:
+            children[area.parent_id].append(area.pk)
+    result = {}
+    for area in areas:
+        if counts_by_area.get(area.pk):
+            hourly = _sum_where_all([means.get(pk, {}) for pk in counts_by_area[area.pk]])
+        elif children.get(area.pk) and all(counts_by_area.get(k) for k in children[area.pk]):
+            hourly = _sum_where_all(
+                [means.get(pk, {}) for k in children[area.pk] for pk in counts_by_area[k]]
+            )
+        elif panels_by_area.get(area.pk):
+            panel = panels_by_area[area.pk][0]
+            ratio = ratios.get((area.pk, panel), 1.0)
+            hourly = {hour: value * ratio for hour, value in means.get(panel, {}).items()}
+        else:
+            hourly = {}
+        times = sorted(hourly)
+        result[area.slug] = (times, [hourly[t] for t in times])
+    return result
+
+
+def weather_covariates(*, tenant: Tenant, start: datetime, end: datetime) -> dict[str, tuple] | None:
+    """Hourly temperature and precipitation: observed where measured, the daily forecast ahead."""
+    wanted = {
+        "temperature": "temperature",
+        "precipitation": "precipitation",
+        "forecast_temperature_max": "temperature",
+        "forecast_precipitation": "precipitation",
+    }
+    series = {}
+    for s in Series.objects.filter(tenant=tenant, metric__in=wanted).order_by("pk"):
+        series.setdefault(s.metric, s)
+    if not series:
+        return None
+    tz = ZoneInfo(tenant.time_zone)
+    measured = _hourly_means([s.pk for m, s in series.items() if not m.startswith("forecast_")], start, end)
+    values: dict[str, dict[datetime, float]] = {"temperature": {}, "precipitation": {}}
+    for metric, s in series.items():
+        name = wanted[metric]
+        if metric.startswith("forecast_"):
+            # A daily forecast: spread over the local day it describes (precipitation per hour).
+            for o in Observation.objects.filter(series=s, time__gte=start, time__lt=end + timedelta(days=6)):
+                day = o.time.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+                for hour in range(24):
+                    moment = (day + timedelta(hours=hour)).astimezone(UTC)
+                    value = o.value / 24 if name == "precipitation" else o.value
+                    values[name].setdefault(moment, value)  # measured values, filled first, win
+        else:
+            values[name].update(measured.get(s.pk, {}))
+    covariates = {}
+    for name, hourly in values.items():
+        if hourly:
+            times = sorted(hourly)
+            covariates[name] = (times, [hourly[t] for t in times])
+    return covariates or None
+
+
+def event_attendance(*, tenant: Tenant, areas: list[Area]) -> dict[str, tuple] | None:
+    """Expected attendance per event zone and hour: the event's expected attendance over its zones."""
+    zones = [a for a in areas if a.kind == AreaKind.TEMPORARY and a.event_id and a.event.expected_attendance]
+    if not zones:
+        return None
+    per_event = defaultdict(int)
+    for zone in zones:
+        per_event[zone.event_id] += 1
+    result = {}
+    for zone in zones:
+        share = zone.event.expected_attendance / per_event[zone.event_id]
+        start = max(zone.valid_from or zone.event.start, zone.event.start).astimezone(UTC)
+        end = min(zone.valid_to or zone.event.end, zone.event.end).astimezone(UTC)
+        hour = start.replace(minute=0, second=0, microsecond=0)
+        times = []
+        while hour < end:
+            times.append(hour)
+            hour += timedelta(hours=1)
+        result[zone.slug] = (times, [share] * len(times))
+    return result
+
+
+def _origin(now: datetime) -> datetime:
+    """The last complete hour: its mean is known."""
+    return now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+
+
+def train_tenant_model(*, tenant: Tenant, now: datetime | None = None) -> ForecastModel:
+    """Train and store the tenant's model on up to 26 weeks of hourly history."""
+    now = now or timezone.now()
+    areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True).select_related("event"))
+    start, end = now - timedelta(weeks=TRAIN_WEEKS), _origin(now) + timedelta(hours=1)
+    history = area_history(tenant=tenant, areas=areas, start=start, end=end)
+    model = train(
+        history,
+        covariates=weather_covariates(tenant=tenant, start=start, end=end + timedelta(hours=48)),
+        events=event_attendance(tenant=tenant, areas=areas),
+        now=now,
+    )
+    stored = ForecastModel.objects.create(
+        tenant=tenant,
+        version=model.version,
+        trained_at=model.trained_at,
+        accuracy={str(h): score.as_dict() for h, score in model.backtest.items()},
+        note=model.note,
+        blob=model.to_bytes(),
+        series_count=sum(1 for times, _ in history.values() if times),
+    )
+    # Keep the current model and the one before it (to compare); older ones only take space.
+    for old in ForecastModel.objects.filter(tenant=tenant).order_by("-trained_at")[2:]:
+        old.delete()
+    return stored
+
+
+def latest_model(*, tenant: Tenant) -> tuple[ForecastModel | None, EngineModel]:
+    """The stored model, loaded; without one (or an unreadable one) a model that forecasts with fallbacks."""
+    stored = ForecastModel.objects.filter(tenant=tenant).order_by("-trained_at").first()
+    if stored is not None:
+        try:
+            return stored, load_model(bytes(stored.blob))
+        except ValueError:
+            logger.warning(
+                "Forecast model %s of %s cannot be loaded; using fallbacks", stored.pk, tenant.slug
+            )
+    return None, train({}, now=timezone.now())
+
+
+def refresh_forecasts(
+    *, tenant: Tenant, areas: list[Area] | None = None, now: datetime | None = None
+) -> list[AreaForecast]:
+    """Forecast the next 48 hours for the areas (default: all active ones) and store the result."""
+    now = now or timezone.now()
+    if areas is None:
+        areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True).select_related("event"))
+    stored, model = latest_model(tenant=tenant)
+    origin = _origin(now)
+    start = origin - timedelta(weeks=PREDICT_WEEKS)
+    history = area_history(tenant=tenant, areas=areas, start=start, end=origin + timedelta(hours=1))
+    forecasts = model.predict(
+        history,
+        origin,
+        covariates=weather_covariates(tenant=tenant, start=start, end=origin + timedelta(hours=49)),
+        events=event_attendance(tenant=tenant, areas=areas) if model.uses_events else None,
+    )
+    settings = crowd_level_settings_get(tenant=tenant)
+    accuracy = {str(h): score.as_dict() for h, score in model.backtest.items()}
+    created = []
+    for area in areas:
+        forecast = forecasts.get(area.slug)
+        if forecast is None:
+            continue
+        density_bands, capacity_bands = area.effective_bands(settings)
+
+        def level(people, area=area, density_bands=density_bands, capacity_bands=capacity_bands):
+            return assess(
+                people,
+                surface_m2=area.effective_surface_m2,
+                capacity=area.capacity,
+                density_bands=density_bands,
+                capacity_bands=capacity_bands,
+            ).level
+
+        points = []
+        for moment, p10, p50, p90 in zip(
+            forecast.times, forecast.p10, forecast.p50, forecast.p90, strict=True
+        ):
+            if p50 != p50:  # NaN: method "none", nothing known
+                continue
+            points.append(
+                {
+                    "time": moment.isoformat(),
+                    "p10": round(float(p10), 1),
+                    "p50": round(float(p50), 1),
+                    "p90": round(float(p90), 1),
+                    "level": level(float(p50)),
+                    "level_p90": level(float(p90)),
+                }
+            )
+        created.append(
+            AreaForecast.objects.create(
+                tenant=tenant,
+                area=area,
+                issued_at=forecast.origin,
+                method=forecast.method,
+                model_version=model.version,
+                trained_at=stored.trained_at if stored else None,
+                accuracy=accuracy if forecast.method == "gbm" else {},
+                note=forecast.note,
+                points=points,
+            )
+        )
+    for area in areas:  # keep the recent issues only
+        stale = (
+            AreaForecast.objects.filter(area=area).order_by("-issued_at", "-pk").values_list("pk", flat=True)
+        )
+        AreaForecast.objects.filter(pk__in=list(stale[KEEP_FORECASTS:])).delete()
+    return created
+
+
+def area_forecast(*, tenant: Tenant, area: Area, now: datetime | None = None) -> AreaForecast:
+    """The latest forecast of an area, recomputed when missing or older than an hour and a half."""
+    now = now or timezone.now()
+    latest = AreaForecast.objects.filter(area=area).order_by("-issued_at", "-pk").first()
+    if latest is not None and now - latest.created_at < FRESH_FOR:
+        return latest
+    created = refresh_forecasts(tenant=tenant, areas=[area], now=now)
+    return created[0] if created else latest
