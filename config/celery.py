@@ -16,6 +16,12 @@ app.conf.beat_schedule = {
     "purge-expired-api-tokens": {"task": "tenants.tasks.purge_expired_api_tokens", "schedule": 3600.0},
     "dispatch-due-sources": {"task": "sources.tasks.dispatch_due_sources", "schedule": 2.0},
     "evaluate-alerts": {"task": "incidents.tasks.evaluate_all_alerts", "schedule": 60.0},
+    "train-forecast-models": {
+        "task": "areas.tasks.train_all_forecast_models",
+        "schedule": crontab(hour=2, minute=37),
+    },
+    "refresh-forecasts": {"task": "areas.tasks.refresh_all_forecasts", "schedule": crontab(minute=3)},
+    "measure-outcomes": {"task": "incidents.tasks.measure_all_outcomes", "schedule": 900.0},
     "calibrate-panels": {"task": "areas.tasks.calibrate_all_panels", "schedule": crontab(hour=4, minute=7)},
     "purge-old-observations": {
         "task": "sources.tasks.purge_old_observations",

@@ -5,3 +5,6 @@ class IncidentsConfig(AppConfig):
     """Alerts, interventions, the action log, incidents, outcomes and learning."""
 
     name = "incidents"
+
+    def ready(self) -> None:
+        from . import demo  # noqa: F401  (registers the demo seeder)

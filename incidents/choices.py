@@ -15,3 +15,47 @@ class AlertState(models.TextChoices):
     OPEN = "open", "open"
     ACKNOWLEDGED = "acknowledged", "acknowledged"
     RESOLVED = "resolved", "resolved"
+
+
+class IncidentKind(models.TextChoices):
+    OVERCROWDING = "overcrowding", "overcrowding"
+    BLOCKED_EXIT = "blocked_exit", "blocked exit"
+    FIGHT = "fight", "fight"
+    MEDICAL = "medical", "medical"
+    LOST_CHILD = "lost_child", "lost child"
+    OTHER = "other", "other"
+
+
+class Severity(models.TextChoices):
+    LOW = "low", "low"
+    MEDIUM = "medium", "medium"
+    HIGH = "high", "high"
+    CRITICAL = "critical", "critical"
+
+
+class ActionStatus(models.TextChoices):
+    PLANNED = "planned", "planned"
+    ACTIVE = "active", "active"
+    ENDED = "ended", "ended"
+    CANCELLED = "cancelled", "cancelled"
+
+
+class Judgement(models.TextChoices):
+    EFFECTIVE = "effective", "effective"
+    PARTLY = "partly", "partly effective"
+    NOT = "not", "not effective"
+
+
+DEFAULT_INTERVENTIONS = [
+    ("extra-public-transport", "Extra public transport"),
+    ("traffic-controllers", "Traffic controllers"),
+    ("boa-deployment", "BOA deployment"),
+    ("police-deployment", "Police deployment"),
+    ("close-entrance", "Close an entrance"),
+    ("open-extra-exit", "Open an extra exit"),
+    ("one-way-routing", "One-way pedestrian routing"),
+    ("public-message", "Public message / push notification"),
+    ("stop-inflow", "Stop inflow"),
+    ("change-programme", "Change the event programme"),
+    ("other", "Other"),
+]

@@ -9,7 +9,7 @@ from areas.choices import CrowdLevel
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager
 
-from .choices import AlertKind, AlertState
+from .choices import ActionStatus, AlertKind, AlertState, IncidentKind, Judgement, Severity
 
 
 def default_notify_roles() -> list[str]:
@@ -72,6 +72,9 @@ class Alert(models.Model):
     source = models.ForeignKey(
         "sources.Source", null=True, blank=True, on_delete=models.SET_NULL, related_name="alerts"
     )
+    subject = models.CharField(
+        max_length=40, blank=True, help_text="'area:<id>' or 'source:<id>': what a rule's alert is about."
+    )
     level = models.CharField(max_length=12, blank=True)
     state = models.CharField(max_length=14, choices=AlertState.choices, default=AlertState.OPEN)
     message = models.TextField()
@@ -102,10 +105,9 @@ class Alert(models.Model):
         constraints = [
             # One unresolved alert per rule and subject: re-evaluation updates it instead of raising again.
             models.UniqueConstraint(
-                fields=["rule", "area", "source"],
+                fields=["rule", "subject"],
                 condition=~Q(state=AlertState.RESOLVED) & Q(rule__isnull=False),
                 name="alert_one_unresolved_per_subject",
-                nulls_distinct=False,
             ),
         ]
         indexes = [models.Index(fields=["tenant", "state", "-opened_at"], name="alert_state")]
@@ -150,3 +152,140 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} -> {self.webhook} ({self.status_code or self.error[:30]})"
+
+
+class InterventionType(models.Model):
+    """A kind of measure in the tenant's catalogue (extra trams, traffic controllers, closing an entrance)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="intervention_types")
+    slug = models.SlugField(max_length=80)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "slug"], name="intervention_unique_slug")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Incident(models.Model):
+    """A reported situation: overcrowding, a blocked exit, a fight, a medical case, a lost child."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="incidents")
+    kind = models.CharField(max_length=20, choices=IncidentKind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.MEDIUM)
+    area = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="incidents")
+    occurred_at = models.DateTimeField()
+    description = models.TextField(blank=True)
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.area} ({self.occurred_at:%Y-%m-%d %H:%M})"
+
+
+class ActionLogEntry(models.Model):
+    """An intervention: who did what, where, when and why. Append-only: edits become revisions."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="actions")
+    intervention = models.ForeignKey(InterventionType, on_delete=models.PROTECT, related_name="actions")
+    description = models.TextField(blank=True)
+    areas = models.ManyToManyField("areas.Area", related_name="actions")
+    alerts = models.ManyToManyField(Alert, blank=True, related_name="actions")
+    incident = models.ForeignKey(
+        Incident, null=True, blank=True, on_delete=models.PROTECT, related_name="actions"
+    )
+    status = models.CharField(max_length=10, choices=ActionStatus.choices, default=ActionStatus.ACTIVE)
+    planned_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    organisation = models.CharField(max_length=200, help_text="The organisation the actor acted for.")
+    revision = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-started_at", "-created_at"]
+        verbose_name_plural = "action log entries"
+
+    def __str__(self) -> str:
+        return f"{self.intervention} ({self.status})"
+
+
+class ActionRevision(models.Model):
+    """One state of an action log entry, with who changed what and when. Never edited or deleted."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    entry = models.ForeignKey(ActionLogEntry, on_delete=models.CASCADE, related_name="revisions")
+    number = models.PositiveIntegerField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+    changes = models.JSONField(
+        default=dict, help_text="field -> [old, new]; on the first revision, the values."
+    )
+    snapshot = models.JSONField(default=dict)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["entry", "number"]
+        constraints = [models.UniqueConstraint(fields=["entry", "number"], name="revision_unique_number")]
+
+    def __str__(self) -> str:
+        return f"{self.entry_id} r{self.number}"
+
+
+class Outcome(models.Model):
+    """The measured effect of an action on one of its areas, and the operators' own judgement."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    action = models.ForeignKey(ActionLogEntry, on_delete=models.CASCADE, related_name="outcomes")
+    area = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="outcomes")
+    method = models.CharField(max_length=40)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    observed_mean = models.FloatField(null=True)
+    expected_mean = models.FloatField(null=True, help_text="Forecast p50 issued before the action began.")
+    effect_pct = models.FloatField(null=True, help_text="Observed against expected, in %: -30 is 30 % fewer.")
+    before_mean = models.FloatField(null=True)
+    after_mean = models.FloatField(null=True)
+    before_after_pct = models.FloatField(null=True)
+    level_at_start = models.CharField(max_length=12, blank=True)
+    confidence = models.CharField(max_length=10, default="ok")
+    confidence_note = models.TextField(blank=True)
+    measured_at = models.DateTimeField()
+    judgement = models.CharField(max_length=10, choices=Judgement.choices, blank=True)
+    judgement_note = models.TextField(blank=True)
+    judged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    judged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-window_start"]
+        constraints = [models.UniqueConstraint(fields=["action", "area"], name="outcome_unique_area")]
+
+    def __str__(self) -> str:
+        return f"outcome of {self.action_id} on {self.area_id}: {self.effect_pct}"

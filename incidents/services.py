@@ -193,15 +193,20 @@ def _source_findings(rule, sources, now) -> list[Finding]:
     return findings
 
 
-def evaluate_alerts(*, tenant: Tenant, now: datetime | None = None) -> dict[str, int]:
-    """Evaluate every enabled rule of the tenant; open, keep or resolve alerts. Returns counts."""
+def evaluate_alerts(
+    *, tenant: Tenant, now: datetime | None = None, historical: bool = False
+) -> dict[str, int]:
+    """Evaluate every enabled rule of the tenant; open, keep or resolve alerts. Returns counts.
+
+    ``historical`` replays the rules at a past ``now`` (the demo uses it to give its history alerts).
+    """
     now = now or timezone.now()
     rules = list(AlertRule.objects.filter(tenant=tenant, enabled=True).select_related("area", "source"))
     counts = {"opened": 0, "resolved": 0, "kept": 0}
     if not rules:
         return counts
     areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True))
-    statuses = area_statuses(tenant=tenant, areas=areas, now=now)
+    statuses = area_statuses(tenant=tenant, areas=areas, now=now, historical=historical)
     settings = crowd_level_settings_get(tenant=tenant)
     forecasts = {}
     if any(r.kind == AlertKind.FORECAST_LEVEL for r in rules):
@@ -253,6 +258,7 @@ def _open(*, tenant, rule, finding: Finding, now) -> Alert:
         kind=rule.kind,
         area=finding.area,
         source=finding.source,
+        subject=f"area:{finding.area.pk}" if finding.area else f"source:{finding.source.pk}",
         level=finding.level,
         message=f"{finding.message} (rule '{rule.name}')",
         details=finding.details,

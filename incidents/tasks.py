@@ -66,3 +66,40 @@ def deliver_alert_task(
     if failed and self.request.retries < MAX_WEBHOOK_ATTEMPTS - 1:
         countdown = 10 * 3**self.request.retries * random.uniform(0.8, 1.2)
         raise self.retry(args=[tenant_id, alert_id, event, [], failed], countdown=countdown)
+
+
+@shared_task(name="incidents.tasks.measure_all_outcomes", ignore_result=True)
+def measure_all_outcomes() -> int:
+    """Every 15 minutes: measure the actions whose window has passed, per tenant."""
+    with scopes_disabled():
+        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        measure_tenant_outcomes.apply_async(args=[tenant_id], expires=800)
+    return len(tenant_ids)
+
+
+@shared_task(
+    base=TenantTask, name="incidents.tasks.measure_tenant_outcomes", acks_late=True, ignore_result=True
+)
+def measure_tenant_outcomes(tenant_id: int) -> int:
+    """Measure the outcomes due in one tenant."""
+    from django.utils import timezone
+
+    from .actions import actions_due_for_measurement, measure_outcomes
+
+    now = timezone.now()
+    tenant = Tenant.objects.get(pk=tenant_id)
+    return sum(
+        len(measure_outcomes(entry=e, now=now)) for e in actions_due_for_measurement(tenant=tenant, now=now)
+    )
+
+
+@shared_task(
+    base=TenantTask, name="incidents.tasks.measure_action_outcomes", acks_late=True, ignore_result=True
+)
+def measure_action_outcomes_task(tenant_id: int, action_id: int) -> int:
+    """Measure one action right after it ended (when its window has passed; otherwise the sweep does)."""
+    from .actions import measure_outcomes
+    from .models import ActionLogEntry
+
+    return len(measure_outcomes(entry=ActionLogEntry.objects.select_related("tenant").get(pk=action_id)))

@@ -10,7 +10,7 @@ from django_scopes import scopes_disabled
 from areas.geometry import measure
 from areas.models import Area, Event
 from areas.services import area_create, event_create
-from incidents.models import Alert, AlertRule, Webhook
+from incidents.models import ActionLogEntry, Alert, AlertRule, Incident, InterventionType, Outcome, Webhook
 from sources.models import Series, Source
 from tenants.choices import Role
 from tenants.models import Membership, Tenant
@@ -145,6 +145,57 @@ def make_webhook(tenant: Tenant):
         )[0]
 
 
+def make_action(tenant: Tenant):
+    from incidents.actions import action_create, ensure_default_interventions
+    from incidents.models import InterventionType
+
+    area = make_area(tenant, slug=f"action-area-{Area.objects.count() + 1}")
+    with tenant_scope(tenant):
+        ensure_default_interventions(tenant=tenant)
+        return action_create(
+            tenant=tenant,
+            actor=None,
+            data={
+                "intervention": InterventionType.objects.get(slug="other"),
+                "areas": [area],
+                "started_at": datetime(2026, 7, 4, 13, tzinfo=ZoneInfo("UTC")),
+            },
+        )
+
+
+def make_incident(tenant: Tenant):
+    from incidents.models import Incident
+
+    area = make_area(tenant, slug=f"incident-area-{Area.objects.count() + 1}")
+    return Incident.objects.with_scopes_disabled().create(
+        tenant=tenant, kind="medical", area=area, occurred_at=datetime(2026, 7, 4, 13, tzinfo=ZoneInfo("UTC"))
+    )
+
+
+def make_outcome(tenant: Tenant):
+    from incidents.models import Outcome
+
+    entry = make_action(tenant)
+    start = entry.started_at
+    return Outcome.objects.with_scopes_disabled().create(
+        tenant=tenant,
+        action=entry,
+        area=Area.objects.filter(actions=entry).first(),
+        method="before_after",
+        window_start=start,
+        window_end=start,
+        measured_at=start,
+    )
+
+
+def make_intervention(tenant: Tenant):
+    from incidents.models import InterventionType
+
+    return InterventionType.objects.with_scopes_disabled().create(
+        tenant=tenant, slug=f"measure-{InterventionType.objects.count() + 1}", name="Measure"
+    )
+
+
 TENANT_OBJECT_MAKERS = {
     Membership: lambda tenant: MembershipFactory(tenant=tenant, role=Role.ANALYST),
     Source: lambda tenant: make_source(tenant),
@@ -152,6 +203,10 @@ TENANT_OBJECT_MAKERS = {
     Alert: make_alert,
     AlertRule: make_alert_rule,
     Webhook: make_webhook,
+    ActionLogEntry: make_action,
+    Incident: make_incident,
+    Outcome: make_outcome,
+    InterventionType: make_intervention,
     Area: lambda tenant: make_area(tenant, slug=f"area-{Area.objects.count() + 1}"),
     Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
 }

@@ -8,8 +8,18 @@ from sources.models import Source
 from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
 from tenants.choices import Role
 
-from ..choices import AlertKind, AlertState
-from ..models import Alert, AlertRule, Webhook, WebhookDelivery
+from ..choices import ActionStatus, AlertKind, AlertState, Judgement
+from ..models import (
+    ActionLogEntry,
+    ActionRevision,
+    Alert,
+    AlertRule,
+    Incident,
+    InterventionType,
+    Outcome,
+    Webhook,
+    WebhookDelivery,
+)
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -110,3 +120,138 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = ["id", "alert", "event", "attempt", "status_code", "delivered", "error", "created_at"]
         read_only_fields = fields
+
+
+def _visible_areas(field):
+    """Areas the caller may name: all for staff with the view right, own event zones for organisers."""
+    from areas.selectors import area_list
+
+    request = field.context.get("request")
+    return area_list(membership=request.membership, archived="false")
+
+
+class InterventionTypeSerializer(serializers.ModelSerializer):
+    """A measure in the tenant's catalogue; archive it (``archived``: true) instead of deleting it."""
+
+    archived = serializers.BooleanField(required=False, write_only=True)
+    is_archived = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InterventionType
+        fields = ["id", "slug", "name", "description", "is_default", "archived", "is_archived"]
+        read_only_fields = ["id", "is_default"]
+
+    def get_is_archived(self, obj) -> bool:
+        return obj.archived_at is not None
+
+    def validate_slug(self, value):
+        clash = InterventionType.objects.filter(slug=value)
+        if self.instance is not None:
+            clash = clash.exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise serializers.ValidationError(f"The catalogue already has '{value}'.")
+        return value
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """A reported situation."""
+
+    area = ScopedSlugRelatedField(Area, queryset_filter=_visible_areas)
+    occurred_at = AwareDateTimeField()
+    reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = ["id", "kind", "severity", "area", "occurred_at", "description", "reported_by", "created_at"]
+        read_only_fields = ["id", "reported_by", "created_at"]
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    """An action log entry: who (``created_by``, ``organisation``), what (``intervention`` slug and
+    ``description``), where (``areas``), when (``planned_at``, ``started_at``, ``ended_at``), why (``alerts``
+    ids and/or ``incident``) and ``status``. Edits create revisions; ended or cancelled entries are closed."""
+
+    intervention = ScopedSlugRelatedField(InterventionType)
+    areas = ScopedSlugRelatedField(Area, many=True, queryset_filter=_visible_areas)
+    alerts = serializers.PrimaryKeyRelatedField(many=True, required=False, queryset=Alert.objects.none())
+    incident = serializers.PrimaryKeyRelatedField(
+        required=False, allow_null=True, queryset=Incident.objects.none()
+    )
+    planned_at = AwareDateTimeField(required=False, allow_null=True)
+    started_at = AwareDateTimeField(required=False, allow_null=True)
+    ended_at = AwareDateTimeField(required=False, allow_null=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
+
+    class Meta:
+        model = ActionLogEntry
+        fields = [
+            "id",
+            "intervention",
+            "description",
+            "areas",
+            "alerts",
+            "incident",
+            "status",
+            "planned_at",
+            "started_at",
+            "ended_at",
+            "created_by",
+            "organisation",
+            "revision",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_by", "organisation", "revision", "created_at", "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Querysets are built per request, inside the tenant scope (another tenant's id is "not found").
+        if "request" in self.context and getattr(self.context["request"], "tenant", None) is not None:
+            self.fields["alerts"].child_relation.queryset = Alert.objects.all()
+            self.fields["incident"].queryset = Incident.objects.all()
+
+
+class ActionRevisionSerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ActionRevision
+        fields = ["number", "actor", "at", "changes", "snapshot"]
+        read_only_fields = fields
+
+
+class OutcomeSerializer(serializers.ModelSerializer):
+    """A measured effect (read-only) and the operators' judgement (``judgement``, ``judgement_note``)."""
+
+    area = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    intervention = serializers.CharField(source="action.intervention.slug", read_only=True)
+    judged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    judgement = serializers.ChoiceField(choices=Judgement.choices)
+
+    class Meta:
+        model = Outcome
+        fields = [
+            "id",
+            "action",
+            "intervention",
+            "area",
+            "method",
+            "window_start",
+            "window_end",
+            "observed_mean",
+            "expected_mean",
+            "effect_pct",
+            "before_mean",
+            "after_mean",
+            "before_after_pct",
+            "level_at_start",
+            "confidence",
+            "confidence_note",
+            "measured_at",
+            "judgement",
+            "judgement_note",
+            "judged_by",
+            "judged_at",
+        ]
+        read_only_fields = [f for f in fields if f not in ("judgement", "judgement_note")]
