@@ -6,7 +6,7 @@ PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test lint format test-only migrate seed requirements clean help
+.PHONY: run test lint format test-only migrate seed requirements clean help assets messages
 
 help:
 	@echo "make run    set up and start the demo (web on 127.0.0.1:$(PORT), Celery worker and beat)"
@@ -25,11 +25,31 @@ $(VENV)/.deps-dev: $(VENV)/.deps requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt
 	touch $@
 
+# Front-end assets: npm ci installs the exact versions of package-lock.json, the files the pages load are
+# copied into frontend/static/vendor/ (generated, not committed). The compiled Dutch messages (.mo) are
+# committed, so no gettext is needed to run; translators run `make messages` after editing the .po file.
+VENDOR := frontend/static/vendor
+MAPLIBRE := node_modules/maplibre-gl/dist
+LOCALE_MO := frontend/locale/nl/LC_MESSAGES/django.mo
+
+assets: $(VENDOR)/.stamp
+
+$(VENDOR)/.stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/maplibre-gl
+	cp $(MAPLIBRE)/maplibre-gl.css $(MAPLIBRE)/maplibre-gl-csp.js $(MAPLIBRE)/maplibre-gl-csp.js.map \
+	   $(MAPLIBRE)/maplibre-gl-csp-worker.js $(MAPLIBRE)/maplibre-gl-csp-worker.js.map \
+	   $(MAPLIBRE)/LICENSE.txt $(VENDOR)/maplibre-gl/
+	touch $@
+
+messages:
+	msgfmt --check-format -o $(LOCALE_MO) frontend/locale/nl/LC_MESSAGES/django.po
+
 migrate: $(VENV)/.deps
 	$(BIN)/python manage.py migrate --noinput
 
 run: export DEBUG ?= true
-run: $(VENV)/.deps migrate
+run: $(VENV)/.deps assets migrate
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  Crowd Safety Manager: http://127.0.0.1:$(PORT)/   (API docs: /api/v1/docs/, health: /healthz)"
@@ -47,7 +67,7 @@ lint: $(VENV)/.deps-dev
 test: lint test-only
 
 # Tests keep their queue, cache and results apart from a running demo, so a demo worker never takes them.
-test-only: $(VENV)/.deps-dev
+test-only: $(VENV)/.deps-dev assets
 	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
 
 format: $(VENV)/.deps-dev
@@ -59,4 +79,4 @@ requirements: $(VENV)/.deps-dev
 	$(BIN)/pip-compile -q --strip-extras --no-header --no-emit-index-url --no-emit-find-links -o requirements-dev.txt requirements-dev.in
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache node_modules $(VENDOR) $(LOCALE_MO)

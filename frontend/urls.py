@@ -1,4 +1,4 @@
-"""Page routes."""
+"""Page routes: the operator pages under /t/<tenant>/ and the public pages under /p/<tenant>/."""
 
 from django.urls import path
 
@@ -7,4 +7,7 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("t/<slug:tenant>/", views.tenant_home, name="tenant-home"),
+    path("t/<slug:tenant>/sources/", views.tenant_sources, name="tenant-sources"),
+    path("p/<slug:tenant>/", views.public_page, name="public-page"),
+    path("p/<slug:tenant>/register/", views.public_register, name="public-register"),
 ]

@@ -1,10 +1,71 @@
-"""Page views. Tenant pages run inside the tenant scope set by tenants.middleware.TenantPageMiddleware."""
+"""Page views. Tenant pages run inside the tenant scope set by tenants.middleware.TenantPageMiddleware;
+the public pages (/p/<slug>/) resolve their tenant themselves and switch its scope on here."""
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils import timezone, translation
+from django.utils.cache import patch_cache_control, patch_vary_headers
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from tenants.choices import ROLE_CAPABILITIES
-from tenants.selectors import memberships_of_user
+from areas.levels import LEVELS, public_label
+from areas.models import Area, AreaForecast, ForecastModel
+from areas.status import STALE_AFTER, area_statuses
+from incidents.models import AlertRule
+from sources.connectors import connector_kinds
+from sources.selectors import source_health, source_list
+from tenants.choices import ROLE_CAPABILITIES, Capability, role_has
+from tenants.scoping import tenant_scope
+from tenants.selectors import memberships_of_user, tenant_get_active
+
+PUBLIC_MAX_AGE = 60  # seconds a public page may be cached (browsers, proxies)
+PUBLIC_FORECAST_HOURS = (1, 2, 3, 6)
+
+# Words the dashboard script shows, translated here so the script needs no catalogue of its own.
+DASHBOARD_STRINGS = {
+    "quiet": gettext_lazy("quiet"),
+    "busy": gettext_lazy("busy"),
+    "very_busy": gettext_lazy("very busy"),
+    "crowded": gettext_lazy("crowded"),
+    "critical": gettext_lazy("critical"),
+    "no_data": gettext_lazy("no data"),
+    "stale": gettext_lazy("stale"),
+    "fresh": gettext_lazy("fresh"),
+    "now": gettext_lazy("now"),
+    "people": gettext_lazy("people"),
+    "density": gettext_lazy("p/m²"),
+    "rising": gettext_lazy("rising"),
+    "falling": gettext_lazy("falling"),
+    "steady": gettext_lazy("steady"),
+    "observed": gettext_lazy("observed"),
+    "forecast": gettext_lazy("forecast (median)"),
+    "band": gettext_lazy("forecast p10-p90"),
+    "acknowledge": gettext_lazy("Acknowledge"),
+    "acknowledged": gettext_lazy("acknowledged"),
+    "open": gettext_lazy("open"),
+    "no_alerts": gettext_lazy("No open alerts."),
+    "no_sources": gettext_lazy("No sources feed this area."),
+    "updated": gettext_lazy("Updated"),
+    "load_error": gettext_lazy("Could not load the latest data; retrying."),
+    "hours_ago": gettext_lazy("h ago"),
+    "hours_ahead": gettext_lazy("h ahead"),
+    "minutes_old": gettext_lazy("min old"),
+    "capacity": gettext_lazy("capacity"),
+    "surface": gettext_lazy("usable surface"),
+    "sources": gettext_lazy("Sources"),
+    "chart_title": gettext_lazy("People: observed, forecast and level thresholds"),
+    "past_view": gettext_lazy("Showing observed levels of"),
+    "future_view": gettext_lazy("Showing forecast levels for"),
+    "live_view": gettext_lazy("Showing the live picture"),
+    "close": gettext_lazy("Close"),
+    "method": gettext_lazy("method"),
+    "model": gettext_lazy("model"),
+}
 
 
 @login_required
@@ -16,17 +77,201 @@ def home(request):
     return render(request, "frontend/home.html", {"memberships": memberships})
 
 
+def _tenant_context(request) -> dict:
+    membership = request.membership
+    return {
+        "tenant": request.tenant,
+        "membership": membership,
+        "memberships": memberships_of_user(user=request.user),
+        "may_view": role_has(membership.role, Capability.VIEW),
+    }
+
+
 @login_required
 def tenant_home(request, tenant):
-    """Landing page of one tenant: who you are there and what you may do."""
+    """The operator dashboard: live map of the tenant's areas, time slider, area panel and open alerts."""
     membership = request.membership
-    return render(
-        request,
-        "frontend/tenant_home.html",
+    role = membership.role
+    tenant_obj = request.tenant
+    config = {
+        "tenant": tenant_obj.slug,
+        "api": f"/api/v1/tenants/{tenant_obj.slug}/",
+        "tileUrl": tenant_obj.map_tile_url,
+        "timeZone": tenant_obj.time_zone,
+        "language": translation.get_language() or "en",
+        "mayViewHistory": role_has(role, Capability.VIEW),
+        "mayReadAlerts": role_has(role, Capability.VIEW) or role_has(role, Capability.EVENTS),
+        "mayAcknowledge": role_has(role, Capability.OPERATE),
+        "refreshSeconds": 15,
+        "levels": list(LEVELS),
+        "strings": {key: str(value) for key, value in DASHBOARD_STRINGS.items()},
+    }
+    context = _tenant_context(request)
+    context.update(
         {
-            "tenant": request.tenant,
-            "membership": membership,
-            "capabilities": sorted(ROLE_CAPABILITIES.get(membership.role, ())),
-            "memberships": memberships_of_user(user=request.user),
-        },
+            "config": config,
+            "capabilities": sorted(ROLE_CAPABILITIES.get(role, ())),
+            "levels": [(level, DASHBOARD_STRINGS[level]) for level in LEVELS],
+        }
     )
+    return render(request, "frontend/dashboard.html", context)
+
+
+@login_required
+def tenant_sources(request, tenant):
+    """Health of every source of the tenant: status, last success and error, warnings, lag, circuit."""
+    if not role_has(request.membership.role, Capability.VIEW):
+        raise PermissionDenied(_("Your role may not see this organisation's sources."))
+    now = timezone.now()
+    rows = []
+    for source in source_list(tenant=request.tenant):
+        health = source_health(source, now=now)
+        connector = connector_kinds().get(source.kind)
+        rows.append(
+            {
+                "source": source,
+                "connector": connector.label if connector else source.kind,
+                "health": health,
+                "lag_minutes": None if health["lag_seconds"] is None else round(health["lag_seconds"] / 60),
+            }
+        )
+    context = _tenant_context(request)
+    context.update({"rows": rows, "now": now})
+    return render(request, "frontend/sources.html", context)
+
+
+def _public_tenant(request, slug: str):
+    """The tenant of a public page, in the visitor's language; 404 unless its public page is switched on."""
+    tenant = tenant_get_active(slug=slug)
+    if tenant is None or not tenant.public_page_enabled:
+        raise Http404("No such public page.")
+    language = request.GET.get("lang")
+    if language in ("en", "nl"):
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+    return tenant
+
+
+def _public_response(request, template: str, context: dict):
+    response = render(request, template, context)
+    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
+    patch_vary_headers(response, ["Accept-Language"])
+    return response
+
+
+def _public_language() -> str:
+    return "nl" if (translation.get_language() or "en").startswith("nl") else "en"
+
+
+def public_page(request, tenant):
+    """Visitors' page: per area the level now and the level expected in the next hours; no counts."""
+    tenant = _public_tenant(request, tenant)
+    language = _public_language()
+    tz = ZoneInfo(tenant.time_zone)
+    now = timezone.now()
+    with tenant_scope(tenant):
+        areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True).order_by("name", "pk"))
+        areas = [a for a in areas if a.valid_from is None or a.valid_from <= now + timedelta(hours=6)]
+        areas = [a for a in areas if a.valid_to is None or a.valid_to > now]
+        statuses = area_statuses(tenant=tenant, areas=areas, now=now)
+        forecasts = {}
+        for forecast in AreaForecast.objects.filter(tenant=tenant, area__in=areas).order_by(
+            "area_id", "-issued_at", "-pk"
+        ):
+            forecasts.setdefault(forecast.area_id, forecast)
+    cards = []
+    for area in areas:
+        status = statuses[area.pk]
+        level = status.level
+        # Small counts are suppressed in public outputs: below the threshold an area reads as quiet.
+        if status.people is not None and status.people < tenant.small_count_threshold:
+            level = LEVELS[0]
+        if status.stale or status.age_seconds is None or status.age_seconds > STALE_AFTER.total_seconds():
+            level = None
+        upcoming = []
+        forecast = forecasts.get(area.pk)
+        for hours in PUBLIC_FORECAST_HOURS:
+            moment = now + timedelta(hours=hours)
+            point = _forecast_point(forecast, moment)
+            if point is None:
+                continue
+            expected = point["level"] if point["p50"] >= tenant.small_count_threshold else LEVELS[0]
+            upcoming.append(
+                {
+                    "time": datetime.fromisoformat(point["time"]).astimezone(tz),
+                    "level": expected,
+                    "label": public_label(expected, language),
+                }
+            )
+        cards.append(
+            {
+                "area": area,
+                "level": level,
+                "label": public_label(level, language) if level else None,
+                "upcoming": upcoming,
+            }
+        )
+    context = {
+        "tenant": tenant,
+        "cards": cards,
+        "now": now.astimezone(tz),
+        "legend": _public_legend(language),
+        "language": language,
+    }
+    return _public_response(request, "frontend/public.html", context)
+
+
+def _forecast_point(forecast: AreaForecast | None, moment) -> dict | None:
+    """The forecast point of the hour containing ``moment``, if the forecast reaches it."""
+    if forecast is None:
+        return None
+    for point in forecast.points:
+        start = datetime.fromisoformat(point["time"])
+        if start <= moment < start + timedelta(hours=1):
+            return point
+    return None
+
+
+def _public_legend(language: str) -> list[tuple[str, str]]:
+    seen, legend = set(), []
+    for level in LEVELS:
+        label = public_label(level, language)
+        if label not in seen:
+            seen.add(label)
+            legend.append((level, label))
+    return legend
+
+
+def public_register(request, tenant):
+    """Public register of every source and algorithm of the tenant, generated from its configuration."""
+    tenant = _public_tenant(request, tenant)
+    with tenant_scope(tenant):
+        kinds = connector_kinds()
+        sources = []
+        for source in source_list(tenant=tenant):
+            connector = kinds.get(source.kind)
+            sources.append(
+                {
+                    "source": source,
+                    "connector": connector.label if connector else source.kind,
+                    "stores": connector.stores if connector else "",
+                    "legal_basis": connector.legal_basis if connector else "",
+                    "areas": [a.name for a in source.areas.all()],
+                }
+            )
+        model = ForecastModel.objects.filter(tenant=tenant).order_by("-trained_at").first()
+        rules = list(AlertRule.objects.filter(tenant=tenant, enabled=True).select_related("area", "source"))
+    accuracy = []
+    if model is not None:
+        for horizon, score in sorted(model.accuracy.items(), key=lambda item: int(item[0])):
+            accuracy.append({"horizon": horizon, **score})
+    context = {
+        "tenant": tenant,
+        "sources": sources,
+        "model": model,
+        "accuracy": accuracy,
+        "rules": rules,
+        "retention_days": tenant.retention_days,
+        "language": _public_language(),
+    }
+    return _public_response(request, "frontend/register.html", context)

@@ -4,7 +4,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.utils import timezone
 
@@ -41,6 +41,15 @@ class Tenant(models.Model):
         default=15,
         validators=[MaxValueValidator(1000)],
         help_text="Counts below this are shown as 0 in public outputs.",
+    )
+    map_tile_url = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text=(
+            "Raster tile URL template for the map background, e.g. https://tiles.example.nl/{z}/{x}/{y}.png; "
+            "blank: no base map (closed networks)."
+        ),
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -81,6 +81,7 @@ TENANT_EDITABLE_FIELDS = (
     "public_page_enabled",
     "retention_days",
     "small_count_threshold",
+    "map_tile_url",
 )
 
 

@@ -24,6 +24,7 @@ class TenantSerializer(serializers.ModelSerializer):
             "public_page_enabled",
             "retention_days",
             "small_count_threshold",
+            "map_tile_url",
             "role",
         ]
         read_only_fields = ["slug", "kind", "role"]

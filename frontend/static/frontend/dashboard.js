@@ -1,0 +1,576 @@
+/* Crowd Safety Manager: the operator dashboard. A MapLibre map of the tenant's areas coloured (and
+   patterned, and labelled) by crowd level, 2D or 3D, refreshed every 15 s; a time slider from 24 h back
+   to 48 h ahead; an area panel with a chart, the model and the sources; the open alerts. Everything comes
+   from the tenant API with the session cookie (and the CSRF token for writes). */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("dashboard-config").textContent);
+  var S = cfg.strings;
+  var csrf = document.getElementById("csrf-token").value;
+  var HOUR = 3600 * 1000;
+  var COLORS = {
+    quiet: "#2e7d32", busy: "#f9a825", very_busy: "#ef6c00", crowded: "#c62828", critical: "#6a1b9a",
+    none: "#9e9e9e"
+  };
+  var SEVERITY = { none: -1, quiet: 0, busy: 1, very_busy: 2, crowded: 3, critical: 4 };
+  var timeFmt = new Intl.DateTimeFormat(cfg.language, {
+    timeZone: cfg.timeZone, weekday: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+  var shortFmt = new Intl.DateTimeFormat(cfg.language, {
+    timeZone: cfg.timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+  });
+
+  var state = {
+    geojson: null, offset: 0, selected: null, mode3d: false, bands: null, history: null,
+    forecasts: {}, statuses: {}, markers: {}, map: null, mapReady: false, parents: {}
+  };
+
+  function $(id) { return document.getElementById(id); }
+
+  function api(path, options) {
+    options = options || {};
+    var headers = { Accept: "application/json" };
+    if (options.method && options.method !== "GET") {
+      headers["X-CSRFToken"] = csrf;
+      headers["Content-Type"] = "application/json";
+    }
+    return fetch(cfg.api + path, {
+      method: options.method || "GET", credentials: "same-origin", headers: headers, body: options.body
+    }).then(function (response) {
+      if (!response.ok) { throw new Error(path + ": HTTP " + response.status); }
+      return response.json();
+    });
+  }
+
+  function levelLabel(level) { return level ? S[level] : S.no_data; }
+  function hourStart(ms) { return Math.floor(ms / HOUR) * HOUR; }
+
+  /* --- crowd levels on the client (for past hours): the same rule as areas.levels.assess --------- */
+  function levelFor(props, people) {
+    if (people === null || people === undefined || !state.bands) { return null; }
+    var bands, value;
+    if (props.capacity) {
+      bands = props.capacity_bands || state.bands.effective_capacity_bands;
+      value = 100 * people / props.capacity;
+    } else {
+      bands = props.density_bands || state.bands.effective_density_bands;
+      value = people / props.effective_surface_m2;
+    }
+    var level = "quiet";
+    ["busy", "very_busy", "crowded", "critical"].forEach(function (key) { if (value >= bands[key]) { level = key; } });
+    return level;
+  }
+
+  function thresholdsFor(props) {
+    var out = [];
+    if (!state.bands) { return out; }
+    ["busy", "very_busy", "crowded", "critical"].forEach(function (key) {
+      var value = props.capacity
+        ? (props.capacity_bands || state.bands.effective_capacity_bands)[key] * props.capacity / 100
+        : (props.density_bands || state.bands.effective_density_bands)[key] * props.effective_surface_m2;
+      out.push({ level: key, label: S[key], value: value });
+    });
+    return out;
+  }
+
+  /* --- what each area shows at the slider's time ------------------------------------------------- */
+  function peopleAt(slug, offset) {
+    if (offset === 0) { return null; }
+    var target = hourStart(Date.now()) + offset * HOUR;
+    if (offset < 0) {
+      var hist = state.history && state.history[slug];
+      return hist && hist[target] !== undefined ? { people: hist[target] } : null;
+    }
+    var forecast = state.forecasts[slug];
+    if (!forecast) { return null; }
+    for (var i = 0; i < forecast.points.length; i += 1) {
+      var p = forecast.points[i];
+      if (Date.parse(p.time) === target) { return { people: p.p50, level: p.level }; }
+    }
+    return null;
+  }
+
+  function displayed(feature) {
+    var props = feature.properties;
+    var st = props.status || {};
+    if (state.offset === 0) {
+      // With no data at all there is nothing to call stale.
+      return { level: st.level || null, people: st.people, density: st.density, stale: !!(st.level && st.stale) };
+    }
+    var at = peopleAt(props.slug, state.offset);
+    if (!at) { return { level: null, people: null, density: null, stale: false }; }
+    var density = at.people / props.effective_surface_m2;
+    return { level: at.level || levelFor(props, at.people), people: at.people, density: density, stale: false };
+  }
+
+  function renderedData() {
+    var features = state.geojson.features.map(function (feature) {
+      var shown = displayed(feature);
+      var props = Object.assign({}, feature.properties);
+      delete props.status;
+      props.lvl = shown.level || "none";
+      props.h = Math.max(shown.density || 0, 0.02) * 250;
+      props.is_parent = !!state.parents[props.slug];
+      props.selected = props.slug === state.selected;
+      return { type: "Feature", id: feature.id, geometry: feature.geometry, properties: props };
+    });
+    return { type: "FeatureCollection", features: features };
+  }
+
+  /* --- the map ----------------------------------------------------------------------------------- */
+  function patternImage(level) {
+    var size = 16, data = new Uint8Array(size * size * 4);
+    function dot(px, py) {
+      var i = (py * size + px) * 4;
+      data[i] = 20; data[i + 1] = 20; data[i + 2] = 20; data[i + 3] = 150;
+    }
+    for (var py = 0; py < size; py += 1) {
+      for (var px = 0; px < size; px += 1) {
+        if (level === "busy" && px % 8 === 0 && py % 8 === 0) { dot(px, py); }
+        if (level === "very_busy" && (px + py) % 8 === 0) { dot(px, py); }
+        if (level === "crowded" && ((px + py) % 6 === 0 || (px - py + 16) % 6 === 0)) { dot(px, py); }
+        if (level === "critical" && ((px + py) % 4 === 0 || (px - py + 16) % 4 === 0)) { dot(px, py); }
+        if (level === "none" && px % 4 === 0 && py % 4 === 0) { dot(px, py); }
+      }
+    }
+    return { width: size, height: size, data: data };
+  }
+
+  var colorExpr = ["match", ["get", "lvl"]];
+  Object.keys(COLORS).forEach(function (level) { if (level !== "none") { colorExpr.push(level, COLORS[level]); } });
+  colorExpr.push(COLORS.none);
+
+  function initMap() {
+    var script = $("maplibre-script");
+    if (!window.maplibregl) { return; }
+    maplibregl.setWorkerUrl(script.dataset.workerUrl);
+    var style = {
+      version: 8, sources: {},
+      layers: [{ id: "background", type: "background", paint: { "background-color": "#e8ecf0" } }]
+    };
+    if (cfg.tileUrl) {
+      style.sources.base = { type: "raster", tiles: [cfg.tileUrl], tileSize: 256 };
+      style.layers.push({ id: "base", type: "raster", source: "base" });
+    }
+    var map;
+    try {
+      map = new maplibregl.Map({
+        container: "map", style: style, center: [4.29, 52.11], zoom: 13, attributionControl: false,
+        maxPitch: 70, keyboard: true
+      });
+    } catch (error) {
+      $("map").textContent = error.message;
+      $("map").classList.add("map-failed");
+      return;
+    }
+    state.map = map;
+    map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-right");
+    map.on("load", function () {
+      ["quiet", "busy", "very_busy", "crowded", "critical", "none"].forEach(function (level) {
+        map.addImage("pat-" + level, patternImage(level));
+      });
+      map.addSource("areas", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+      map.addLayer({
+        id: "areas-fill", type: "fill", source: "areas", filter: ["!", ["get", "is_parent"]],
+        paint: { "fill-color": colorExpr, "fill-opacity": 0.55 }
+      });
+      map.addLayer({
+        id: "areas-pattern", type: "fill", source: "areas", filter: ["!", ["get", "is_parent"]],
+        paint: { "fill-pattern": ["concat", "pat-", ["get", "lvl"]] }
+      });
+      map.addLayer({
+        id: "areas-3d", type: "fill-extrusion", source: "areas", filter: ["!", ["get", "is_parent"]],
+        layout: { visibility: "none" },
+        paint: { "fill-extrusion-color": colorExpr, "fill-extrusion-height": ["get", "h"], "fill-extrusion-opacity": 0.85 }
+      });
+      map.addLayer({
+        id: "areas-line", type: "line", source: "areas",
+        paint: {
+          "line-color": ["case", ["get", "is_parent"], "#14213d", "#37474f"],
+          "line-width": ["case", ["get", "selected"], 4, ["get", "is_parent"], 2.5, 1.2],
+          "line-dasharray": ["case", ["get", "is_parent"], ["literal", [3, 2]], ["literal", [1, 0]]]
+        }
+      });
+      ["areas-fill", "areas-3d"].forEach(function (layer) {
+        map.on("click", layer, function (e) { if (e.features.length) { openArea(e.features[0].properties.slug); } });
+        map.on("mouseenter", layer, function () { map.getCanvas().style.cursor = "pointer"; });
+        map.on("mouseleave", layer, function () { map.getCanvas().style.cursor = ""; });
+      });
+      state.mapReady = true;
+      render(true);
+    });
+  }
+
+  function setMode(threeD) {
+    state.mode3d = threeD;
+    $("view-2d").setAttribute("aria-pressed", String(!threeD));
+    $("view-3d").setAttribute("aria-pressed", String(threeD));
+    $("map").dataset.mode = threeD ? "3d" : "2d";
+    if (!state.mapReady) { return; }
+    var map = state.map;
+    map.setLayoutProperty("areas-3d", "visibility", threeD ? "visible" : "none");
+    map.setLayoutProperty("areas-fill", "visibility", threeD ? "none" : "visible");
+    map.setLayoutProperty("areas-pattern", "visibility", threeD ? "none" : "visible");
+    map.easeTo({ pitch: threeD ? 55 : 0, bearing: threeD ? -20 : 0, duration: 600 });
+  }
+
+  function markerElement(feature) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "area-marker";
+    button.dataset.slug = feature.properties.slug;
+    button.addEventListener("click", function () { openArea(feature.properties.slug); });
+    return button;
+  }
+
+  function describe(feature, shown) {
+    var parts = [levelLabel(shown.level)];
+    if (shown.people !== null && shown.people !== undefined) { parts.push(Math.round(shown.people) + " " + S.people); }
+    if (shown.stale) { parts.push(S.stale); }
+    return parts.join(" · ");
+  }
+
+  function render(fit) {
+    if (!state.geojson) { return; }
+    var features = state.geojson.features;
+    state.parents = {};
+    features.forEach(function (f) { if (f.properties.parent) { state.parents[f.properties.parent] = true; } });
+    if (state.mapReady) {
+      state.map.getSource("areas").setData(renderedData());
+      var seen = {};
+      features.forEach(function (feature) {
+        var slug = feature.properties.slug;
+        seen[slug] = true;
+        var marker = state.markers[slug];
+        if (!marker) {
+          marker = new maplibregl.Marker({ element: markerElement(feature) })
+            .setLngLat(feature.properties.centroid).addTo(state.map);
+          state.markers[slug] = marker;
+        }
+        var shown = displayed(feature);
+        var node = marker.getElement();
+        // Keep MapLibre's own marker classes (they position the element); swap only ours.
+        Array.prototype.slice.call(node.classList).forEach(function (c) {
+          if (c.indexOf("lvl-") === 0) { node.classList.remove(c); }
+        });
+        node.classList.add("area-marker", "lvl-" + (shown.level || "none"));
+        node.classList.toggle("parent", !!state.parents[slug]);
+        node.replaceChildren();
+        var name = document.createElement("span");
+        name.className = "marker-name";
+        name.textContent = feature.properties.name;
+        var lvl = document.createElement("span");
+        lvl.className = "marker-level";
+        lvl.textContent = levelLabel(shown.level) + (shown.stale ? " · " + S.stale : "");
+        node.append(name, lvl);
+        node.setAttribute("aria-label", feature.properties.name + ": " + describe(feature, shown));
+      });
+      Object.keys(state.markers).forEach(function (slug) {
+        if (!seen[slug]) { state.markers[slug].remove(); delete state.markers[slug]; }
+      });
+      if (fit && state.geojson.bbox) {
+        var b = state.geojson.bbox;
+        state.map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 60, duration: 0, maxZoom: 17 });
+      }
+    }
+    renderAreaList();
+    if (state.selected) { renderPanelSummary(); }
+  }
+
+  function renderAreaList() {
+    var list = $("area-list");
+    var items = state.geojson.features.map(function (f) { return { feature: f, shown: displayed(f) }; });
+    items.sort(function (a, b) {
+      return SEVERITY[b.shown.level || "none"] - SEVERITY[a.shown.level || "none"]
+        || a.feature.properties.name.localeCompare(b.feature.properties.name);
+    });
+    list.replaceChildren.apply(list, items.map(function (item) {
+      var li = document.createElement("li");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "area-item";
+      button.dataset.slug = item.feature.properties.slug;
+      if (item.feature.properties.slug === state.selected) { button.setAttribute("aria-current", "true"); }
+      var badge = document.createElement("span");
+      badge.className = "badge lvl-" + (item.shown.level || "none");
+      badge.textContent = levelLabel(item.shown.level);
+      var name = document.createElement("span");
+      name.textContent = item.feature.properties.name;
+      var extra = document.createElement("span");
+      extra.className = "muted-inline";
+      var bits = [];
+      if (item.shown.people !== null && item.shown.people !== undefined) { bits.push(Math.round(item.shown.people)); }
+      var trend = state.offset === 0 && item.feature.properties.status && item.feature.properties.status.trend;
+      if (trend && trend["15m"]) { bits.push(S[trend["15m"]] || trend["15m"]); }
+      if (item.shown.stale) { bits.push(S.stale); }
+      extra.textContent = bits.join(" · ");
+      button.append(badge, name, extra);
+      button.addEventListener("click", function () { openArea(item.feature.properties.slug); });
+      li.appendChild(button);
+      return li;
+    }));
+  }
+
+  /* --- loading ------------------------------------------------------------------------------------ */
+  function loadAreas(fit) {
+    return api("areas.geojson").then(function (data) {
+      state.geojson = data;
+      $("updated").textContent = S.updated + " " + shortFmt.format(new Date());
+      $("updated").classList.remove("error");
+      render(fit);
+    }).catch(function () {
+      $("updated").textContent = S.load_error;
+      $("updated").classList.add("error");
+    });
+  }
+
+  function loadHistory() {
+    if (!cfg.mayViewHistory) { state.history = {}; return Promise.resolve(); }
+    var start = new Date(hourStart(Date.now()) - 25 * HOUR).toISOString();
+    return api("observations/?metric=people_count&resample=hour&start=" + encodeURIComponent(start))
+      .then(function (data) {
+        var perArea = {};
+        data.series.forEach(function (series) {
+          if (!series.area) { return; }
+          var hours = perArea[series.area] = perArea[series.area] || {};
+          series.points.forEach(function (point) {
+            var t = Date.parse(point[0]);
+            hours[t] = (hours[t] || 0) + point[1];
+          });
+        });
+        // A parent without its own counts is the sum of its sub-areas (the status fusion rule).
+        state.geojson.features.forEach(function (f) {
+          var slug = f.properties.slug;
+          if (perArea[slug]) { return; }
+          var kids = state.geojson.features.filter(function (k) { return k.properties.parent === slug; });
+          if (!kids.length || !kids.every(function (k) { return perArea[k.properties.slug]; })) { return; }
+          var sum = {};
+          Object.keys(perArea[kids[0].properties.slug]).forEach(function (t) {
+            if (kids.every(function (k) { return perArea[k.properties.slug][t] !== undefined; })) {
+              sum[t] = kids.reduce(function (acc, k) { return acc + perArea[k.properties.slug][t]; }, 0);
+            }
+          });
+          perArea[slug] = sum;
+        });
+        state.history = perArea;
+      });
+  }
+
+  function loadForecast(feature) {
+    var slug = feature.properties.slug;
+    if (state.forecasts[slug]) { return Promise.resolve(state.forecasts[slug]); }
+    return api("areas/" + feature.properties.id + "/forecast/").then(function (data) {
+      state.forecasts[slug] = data;
+      return data;
+    });
+  }
+
+  function loadAllForecasts() {
+    return Promise.all(state.geojson.features.map(loadForecast));
+  }
+
+  /* --- time slider -------------------------------------------------------------------------------- */
+  function onSlider() {
+    var offset = parseInt($("time-slider").value, 10);
+    state.offset = offset;
+    var target = hourStart(Date.now()) + offset * HOUR;
+    var label = offset === 0 ? S.now : timeFmt.format(new Date(target)) + " (" + (offset > 0 ? "+" : "") + offset + " h)";
+    $("time-label").textContent = offset === 0 ? label : (offset < 0 ? S.observed : S.forecast) + " · " + label;
+    $("time-mode").textContent = offset === 0 ? S.live_view : (offset < 0 ? S.past_view : S.future_view) + " " + label;
+    $("dashboard").dataset.offset = String(offset);
+    var loading = Promise.resolve();
+    if (offset < 0 && !state.history) { loading = loadHistory(); }
+    if (offset > 0) { loading = loadAllForecasts(); }
+    loading.then(function () { render(false); }).catch(function () {
+      $("time-mode").textContent = S.load_error;
+    });
+  }
+
+  /* --- area panel --------------------------------------------------------------------------------- */
+  function featureOf(slug) {
+    return state.geojson.features.filter(function (f) { return f.properties.slug === slug; })[0];
+  }
+
+  function renderPanelSummary() {
+    var feature = featureOf(state.selected);
+    if (!feature) { return; }
+    var shown = displayed(feature);
+    var props = feature.properties;
+    var parts = [levelLabel(shown.level)];
+    if (shown.people !== null && shown.people !== undefined) {
+      parts.push(Math.round(shown.people) + " " + S.people);
+      parts.push(props.capacity
+        ? Math.round(100 * shown.people / props.capacity) + "% " + S.capacity
+        : shown.density.toFixed(2) + " " + S.density);
+    }
+    if (state.offset === 0 && props.status && props.status.trend && props.status.trend["15m"]) {
+      parts.push(S[props.status.trend["15m"]]);
+    }
+    if (shown.stale) { parts.push(S.stale); }
+    var summary = $("area-summary");
+    summary.className = "summary lvl-" + (shown.level || "none");
+    summary.textContent = parts.join(" · ");
+  }
+
+  function openArea(slug) {
+    var feature = featureOf(slug);
+    if (!feature) { return; }
+    state.selected = slug;
+    var props = feature.properties;
+    var panel = $("area-panel");
+    panel.hidden = false;
+    panel.dataset.slug = slug;
+    $("area-title").textContent = props.name;
+    var caption = props.capacity
+      ? S.capacity + " " + props.capacity
+      : S.surface + " " + Math.round(props.effective_surface_m2).toLocaleString() + " m²";
+    $("chart-caption").textContent = S.chart_title + " (" + caption + ")";
+    render(false);
+    panel.focus();
+    var now = Date.now();
+    var start = new Date(now - 24 * HOUR).toISOString();
+    var past = cfg.mayViewHistory
+      ? api("observations/?area=" + encodeURIComponent(slug) + "&metric=people_count&resample=hour&start=" + encodeURIComponent(start))
+      : Promise.resolve({ series: [] });
+    Promise.all([past, loadForecast(feature), api("areas/status/")]).then(function (results) {
+      if (state.selected !== slug) { return; }
+      var observed = {};
+      results[0].series.forEach(function (series) {
+        series.points.forEach(function (p) { var t = Date.parse(p[0]); observed[t] = (observed[t] || 0) + p[1]; });
+      });
+      if (!results[0].series.length && state.history && state.history[slug]) { observed = state.history[slug]; }
+      var points = Object.keys(observed).map(Number).sort(function (a, b) { return a - b; }).map(function (t) { return [t, observed[t]]; });
+      var forecast = results[1];
+      window.CsmChart.render($("area-chart"), {
+        start: now - 24 * HOUR, end: now + 48 * HOUR, now: now, observed: points,
+        forecast: forecast.points.map(function (p) { return { t: Date.parse(p.time), p10: p.p10, p50: p.p50, p90: p.p90 }; }),
+        thresholds: thresholdsFor(props), strings: S, title: props.name + ": " + S.chart_title,
+        formatTime: function (ms) {
+          var h = Math.round((ms - now) / HOUR);
+          return h === 0 ? S.now + " " + shortFmt.format(new Date(ms)) : (h > 0 ? "+" : "−") + Math.abs(h) + " h";
+        }
+      });
+      var model = [S.method + ": " + forecast.method];
+      if (forecast.model_version) { model.push(S.model + " " + forecast.model_version); }
+      if (forecast.accuracy && forecast.accuracy["24"] && forecast.accuracy["24"].ratio) {
+        model.push("MAE 24 h = " + forecast.accuracy["24"].ratio.toFixed(2) + " × seasonal naive");
+      }
+      $("area-model").textContent = model.join(" · ");
+      var status = results[2].areas.filter(function (a) { return a.slug === slug; })[0];
+      renderSources(status ? status.sources : []);
+    }).catch(function () {
+      $("area-model").textContent = S.load_error;
+    });
+  }
+
+  function renderSources(sources) {
+    var list = $("area-sources");
+    if (!sources.length) {
+      var empty = document.createElement("li");
+      empty.textContent = S.no_sources;
+      list.replaceChildren(empty);
+      return;
+    }
+    list.replaceChildren.apply(list, sources.map(function (s) {
+      var li = document.createElement("li");
+      var fresh = document.createElement("span");
+      fresh.className = "badge " + (s.stale ? "status-stale" : "status-ok");
+      fresh.textContent = s.stale ? S.stale : S.fresh;
+      var text = document.createElement("span");
+      var age = s.time ? Math.round((Date.now() - Date.parse(s.time)) / 60000) + " " + S.minutes_old : "—";
+      text.textContent = s.source + " / " + s.series + " (" + s.metric + ") · " + age;
+      li.append(fresh, text);
+      return li;
+    }));
+  }
+
+  function closeArea() {
+    state.selected = null;
+    $("area-panel").hidden = true;
+    render(false);
+  }
+
+  /* --- alerts ------------------------------------------------------------------------------------- */
+  function loadAlerts() {
+    var list = $("alerts");
+    if (!list || !cfg.mayReadAlerts) { return Promise.resolve(); }
+    return api("alerts/?state=active&page_size=50").then(function (data) {
+      var alerts = data.results || data;
+      if (!alerts.length) {
+        var none = document.createElement("li");
+        none.className = "muted";
+        none.textContent = S.no_alerts;
+        list.replaceChildren(none);
+        return;
+      }
+      list.replaceChildren.apply(list, alerts.map(function (alert) {
+        var li = document.createElement("li");
+        li.className = "alert alert-" + alert.state;
+        li.dataset.alertId = alert.id;
+        var head = document.createElement("p");
+        head.className = "alert-head";
+        var badge = document.createElement("span");
+        badge.className = "badge lvl-" + (alert.level || "none");
+        badge.textContent = alert.level ? S[alert.level] : alert.kind;
+        var when = document.createElement("time");
+        when.dateTime = alert.opened_at;
+        when.textContent = timeFmt.format(new Date(alert.opened_at));
+        var st = document.createElement("span");
+        st.className = "muted-inline";
+        st.textContent = alert.state === "open" ? S.open : S.acknowledged + (alert.acknowledged_by ? " (" + alert.acknowledged_by + ")" : "");
+        head.append(badge, when, st);
+        var msg = document.createElement("p");
+        msg.textContent = alert.message;
+        li.append(head, msg);
+        if (alert.area && featureOf(alert.area)) {
+          var link = document.createElement("button");
+          link.type = "button";
+          link.className = "link-button";
+          link.textContent = featureOf(alert.area).properties.name;
+          link.addEventListener("click", function () { openArea(alert.area); });
+          li.appendChild(link);
+        }
+        if (alert.state === "open" && cfg.mayAcknowledge) {
+          var ack = document.createElement("button");
+          ack.type = "button";
+          ack.className = "ack";
+          ack.textContent = S.acknowledge;
+          ack.addEventListener("click", function () {
+            ack.disabled = true;
+            api("alerts/" + alert.id + "/acknowledge/", { method: "POST", body: "{}" })
+              .then(loadAlerts)
+              .catch(function () { ack.disabled = false; ack.textContent = S.load_error; });
+          });
+          li.appendChild(ack);
+        }
+        return li;
+      }));
+    }).catch(function () {
+      var item = document.createElement("li");
+      item.className = "error";
+      item.textContent = S.load_error;
+      list.replaceChildren(item);
+    });
+  }
+
+  /* --- start -------------------------------------------------------------------------------------- */
+  $("view-2d").addEventListener("click", function () { setMode(false); });
+  $("view-3d").addEventListener("click", function () { setMode(true); });
+  $("time-slider").addEventListener("input", onSlider);
+  $("time-now").addEventListener("click", function () { $("time-slider").value = "0"; onSlider(); });
+  $("area-close").addEventListener("click", closeArea);
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && state.selected) { closeArea(); }
+  });
+  $("map").dataset.mode = "2d";
+  initMap();
+  Promise.all([
+    api("crowd-levels/").then(function (bands) { state.bands = bands; }),
+    loadAreas(true)
+  ]).then(function () { render(true); $("dashboard").dataset.ready = "true"; });
+  loadAlerts();
+  window.setInterval(function () {
+    loadAreas(false);
+    loadAlerts();
+  }, cfg.refreshSeconds * 1000);
+})();

@@ -1,0 +1,200 @@
+"""The pages in a real browser (Playwright driving Debian's Chromium) on the demo data.
+
+One walk-through per seeded database: seeding the demo takes seconds and the live server's database is
+flushed after each test, so the steps share one test and each step saves a screenshot under
+var/test-artifacts/. Any browser console error fails the test.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from tenants.models import Tenant
+from tests.factories import make_alert
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    # Playwright's sync API runs an event loop in this thread; the live server's ORM calls run in their own.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--enable-unsafe-swiftshader",  # software WebGL for the map without a GPU
+            ],
+        )
+        yield chromium
+        chromium.close()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+class Session:
+    """A browser context with its page and the console errors it collected."""
+
+    def __init__(self, browser, base_url, *, width=1366, height=768):
+        self.context = browser.new_context(viewport={"width": width, "height": height}, base_url=base_url)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(10_000)
+        self.errors = []
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+
+    def login(self, username):
+        self.page.goto("/accounts/login/")
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", "demo")
+        self.page.click("main button[type=submit]")
+        self.page.wait_for_load_state()
+
+    def shot(self, name):
+        self.page.screenshot(
+            path=str(ARTIFACTS / f"{name}.png"), full_page=name.startswith(("public", "reg"))
+        )
+        assert self.errors == [], f"browser console errors on {name}: {self.errors}"
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture
+def demo(live_server, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    tenant = Tenant.objects.get(slug="den-haag")
+    make_alert(tenant, message="Crowding at the pier entrance (browser test)")
+    return live_server
+
+
+def wait_for_dashboard(page, markers):
+    page.wait_for_selector("#dashboard[data-ready=true]")
+    page.wait_for_function(f"document.querySelectorAll('.area-marker').length >= {markers}")
+    page.wait_for_function("window.maplibregl && document.querySelector('#map canvas')")
+
+
+def test_demo_walkthrough(browser, demo):
+    # An operator of The Hague: the map, 3D, an area panel, the time slider and an alert acknowledged.
+    op = Session(browser, demo.url)
+    op.login("den-haag-operator")
+    page = op.page
+    assert page.url.endswith("/t/den-haag/")
+    wait_for_dashboard(page, 8)
+    markers = page.locator(".area-marker").all_inner_texts()
+    assert any("Boulevard" in text for text in markers)
+    assert page.locator("#area-list .area-item").count() == len(markers)
+    op.shot("dashboard-2d")
+
+    page.click("#view-3d")
+    assert page.get_attribute("#view-3d", "aria-pressed") == "true"
+    assert page.get_attribute("#map", "data-mode") == "3d"
+    page.wait_for_function("document.querySelector('#map canvas') !== null")
+    page.wait_for_timeout(700)  # the camera tilts
+    op.shot("dashboard-3d")
+    page.click("#view-2d")
+
+    page.click("#area-list .area-item[data-slug=de-pier]")
+    page.wait_for_selector("#area-panel:not([hidden]) #area-chart svg")
+    assert page.inner_text("#area-title") == "De Pier"
+    page.wait_for_selector("#area-sources li")
+    assert page.locator("#area-chart .threshold").count() >= 1
+    op.shot("dashboard-panel")
+
+    page.locator("#time-slider").fill("-3")
+    page.wait_for_function("document.getElementById('dashboard').dataset.offset === '-3'")
+    page.locator("#time-slider").fill("6")
+    page.wait_for_function("document.getElementById('time-mode').textContent.includes('+6 h')")
+    page.wait_for_function("document.querySelectorAll('.area-marker.lvl-none').length < 8")
+    op.shot("dashboard-forecast")
+    page.click("#time-now")
+
+    alert = page.locator("#alerts li", has_text="browser test")
+    alert.locator("button.ack").click()
+    page.wait_for_function(
+        "[...document.querySelectorAll('#alerts li')].some(li => li.textContent.includes('browser test') "
+        "&& li.classList.contains('alert-acknowledged'))"
+    )
+    op.shot("dashboard-acknowledged")
+
+    page.click("nav.switcher >> text=Sources")
+    page.wait_for_selector("[data-testid=source-health] tbody tr")
+    assert "Counting cameras Scheveningen" in page.inner_text("[data-testid=source-health]")
+    op.shot("sources")
+    page.click(".lang-switch button[value=nl]")
+    page.wait_for_selector("h1:has-text('Status van de bronnen')")
+    op.shot("sources-nl")
+    op.close()
+
+    # The admin switches the public page on through the API, with the session and the CSRF token.
+    admin = Session(browser, demo.url)
+    admin.login("den-haag-admin")
+    wait_for_dashboard(admin.page, 8)
+    result = admin.page.evaluate(
+        """async () => {
+            const response = await fetch('/api/v1/tenants/den-haag/', {
+                method: 'PATCH', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json',
+                          'X-CSRFToken': document.getElementById('csrf-token').value},
+                body: JSON.stringify({public_page_enabled: true, map_tile_url: ''}),
+            });
+            return {status: response.status, body: await response.json()};
+        }"""
+    )
+    assert result["status"] == 200, json.dumps(result)
+    assert result["body"]["public_page_enabled"] is True and result["body"]["map_tile_url"] == ""
+    admin.shot("admin-dashboard")
+    admin.close()
+
+    # A visitor on a phone, not logged in: levels in words, no counts; then the register.
+    visitor = Session(browser, demo.url, width=390, height=844)
+    response = visitor.page.goto("/p/den-haag/")
+    assert response.status == 200
+    assert "max-age=60" in response.headers["cache-control"]
+    cards = visitor.page.locator(".public-area")
+    assert cards.count() == 8
+    assert visitor.page.locator(".public-area .level-now").count() == 8
+    visitor.shot("public")
+    visitor.page.click("text=Register of sensors and algorithms")
+    visitor.page.wait_for_selector("[data-testid=register-source]")
+    register = visitor.page.inner_text("main")
+    assert "Counting cameras Scheveningen" in register and "365 days" in register
+    assert visitor.page.locator("[data-testid=register-algorithm]").count() == 3
+    visitor.shot("register")
+    visitor.page.click("text=Nederlands")
+    visitor.page.wait_for_selector("h1:has-text('Register van sensoren en algoritmen')")
+    visitor.close()
+
+    # An event organiser sees only the zones of its own event, and no other tenant.
+    organiser = Session(browser, demo.url)
+    organiser.login("koningsdag-events-organiser")
+    assert organiser.page.url.endswith("/t/koningsdag-events/")
+    wait_for_dashboard(organiser.page, 4)
+    assert organiser.page.locator(".area-marker").count() == 4
+    organiser.shot("organiser")
+    assert organiser.page.goto("/t/den-haag/").status == 404
+    organiser.close()
