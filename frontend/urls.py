@@ -8,6 +8,8 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("t/<slug:tenant>/", views.tenant_home, name="tenant-home"),
     path("t/<slug:tenant>/sources/", views.tenant_sources, name="tenant-sources"),
+    path("t/<slug:tenant>/settings/", views.tenant_settings, name="tenant-settings"),
+    path("t/<slug:tenant>/settings/<slug:section>/", views.tenant_settings, name="tenant-settings-section"),
     path("p/<slug:tenant>/", views.public_page, name="public-page"),
     path("p/<slug:tenant>/register/", views.public_register, name="public-register"),
 ]

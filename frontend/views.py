@@ -16,10 +16,11 @@ from django.utils.translation import gettext_lazy
 from areas.levels import LEVELS, public_label
 from areas.models import Area, AreaForecast, ForecastModel
 from areas.status import STALE_AFTER, area_statuses
+from incidents.choices import ActionStatus, AlertKind, IncidentKind, Severity
 from incidents.models import AlertRule
 from sources.connectors import connector_kinds
 from sources.selectors import source_health, source_list
-from tenants.choices import ROLE_CAPABILITIES, Capability, role_has
+from tenants.choices import ROLE_CAPABILITIES, Capability, Role, role_has
 from tenants.scoping import tenant_scope
 from tenants.selectors import memberships_of_user, tenant_get_active
 
@@ -65,6 +66,102 @@ DASHBOARD_STRINGS = {
     "close": gettext_lazy("Close"),
     "method": gettext_lazy("method"),
     "model": gettext_lazy("model"),
+    "log_action": gettext_lazy("Log action"),
+    "report_incident": gettext_lazy("Report incident"),
+    "end_action": gettext_lazy("End"),
+    "no_actions": gettext_lazy("No actions in the last 24 hours."),
+    "by": gettext_lazy("by"),
+    "since": gettext_lazy("since"),
+    "until": gettext_lazy("until"),
+    "answers_alert": gettext_lazy("In answer to the alert:"),
+    "similar_title": gettext_lazy("What was done before in similar situations"),
+    "no_similar": gettext_lazy("No measured actions in similar situations yet."),
+    "median_effect": gettext_lazy("median effect"),
+    "judged_effective": gettext_lazy("judged effective"),
+    "low_confidence": gettext_lazy("low confidence"),
+    "use_measure": gettext_lazy("Use this measure"),
+    "saved_action": gettext_lazy("Action logged."),
+    "saved_incident": gettext_lazy("Incident reported."),
+    "choose": gettext_lazy("Choose…"),
+}
+
+# Labels of the action statuses, incident kinds and severities the dashboard's forms and log show.
+ACTION_STATUS_LABELS = {
+    ActionStatus.PLANNED: gettext_lazy("planned"),
+    ActionStatus.ACTIVE: gettext_lazy("active"),
+    ActionStatus.ENDED: gettext_lazy("ended"),
+    ActionStatus.CANCELLED: gettext_lazy("cancelled"),
+}
+INCIDENT_KIND_LABELS = {
+    IncidentKind.OVERCROWDING: gettext_lazy("overcrowding"),
+    IncidentKind.BLOCKED_EXIT: gettext_lazy("blocked exit"),
+    IncidentKind.FIGHT: gettext_lazy("fight"),
+    IncidentKind.MEDICAL: gettext_lazy("medical"),
+    IncidentKind.LOST_CHILD: gettext_lazy("lost child"),
+    IncidentKind.OTHER: gettext_lazy("other"),
+}
+SEVERITY_LABELS = {
+    Severity.LOW: gettext_lazy("low"),
+    Severity.MEDIUM: gettext_lazy("medium"),
+    Severity.HIGH: gettext_lazy("high"),
+    Severity.CRITICAL: gettext_lazy("critical"),
+}
+
+# The onboarding pages under /t/<tenant>/settings/: slug -> (title, capability needed).
+# Only admins hold these capabilities; the template is frontend/settings/<slug with underscores>.html.
+SETTINGS_SECTIONS = {
+    "areas": (gettext_lazy("Areas"), Capability.MANAGE),
+    "crowd-levels": (gettext_lazy("Crowd levels"), Capability.MANAGE),
+    "events": (gettext_lazy("Events"), Capability.MANAGE),
+    "sources": (gettext_lazy("Sources"), Capability.MANAGE),
+    "members": (gettext_lazy("Members"), Capability.MEMBERS),
+    "alert-rules": (gettext_lazy("Alert rules"), Capability.MANAGE),
+    "public": (gettext_lazy("Public page"), Capability.MANAGE),
+}
+
+# Words the settings script shows (messages built in the browser).
+SETTINGS_STRINGS = {
+    "saved": gettext_lazy("Saved."),
+    "save": gettext_lazy("Save"),
+    "remove": gettext_lazy("Remove"),
+    "confirm_remove": gettext_lazy("Click again to remove"),
+    "removed": gettext_lazy("Removed."),
+    "load_error": gettext_lazy("Could not load the data."),
+    "network_error": gettext_lazy("The server could not be reached."),
+    "not_json": gettext_lazy("The file is not valid JSON."),
+    "choose_file": gettext_lazy("Choose a GeoJSON file first."),
+    "feature": gettext_lazy("Feature"),
+    "will_create": gettext_lazy("will be created"),
+    "will_update": gettext_lazy("will be updated"),
+    "created": gettext_lazy("created"),
+    "updated": gettext_lazy("updated"),
+    "ignored": gettext_lazy("ignored properties"),
+    "rejected": gettext_lazy("rejected"),
+    "preview_ok": gettext_lazy("The file is valid. Nothing is stored yet: import it to save."),
+    "imported": gettext_lazy("Imported."),
+    "none": gettext_lazy("none"),
+    "all_areas": gettext_lazy("All areas"),
+    "any_source": gettext_lazy("Any source"),
+    "default": gettext_lazy("default"),
+    "test_ok": gettext_lazy("Connection works. This is what would be stored:"),
+    "test_failed": gettext_lazy("The connection failed:"),
+    "readings": gettext_lazy("readings"),
+    "warnings": gettext_lazy("Warnings"),
+    "one_per_line": gettext_lazy("One per line."),
+    "json_value": gettext_lazy("JSON value."),
+    "invalid_json_field": gettext_lazy("is not valid JSON."),
+    "required": gettext_lazy("required"),
+    "no_fields": gettext_lazy("This connector needs no settings."),
+    "invited": gettext_lazy("Invited."),
+    "set_password_link": gettext_lazy("Set-password link for the new account:"),
+    "active": gettext_lazy("active"),
+    "suspended": gettext_lazy("suspended"),
+    "enabled": gettext_lazy("enabled"),
+    "disabled": gettext_lazy("disabled"),
+    "points": gettext_lazy("points"),
+    "draw_hint": gettext_lazy("Click on the map to add corners; at least three."),
+    "no_rows": gettext_lazy("Nothing yet."),
+    "secret_set": gettext_lazy("secrets set"),
 }
 
 
@@ -84,6 +181,7 @@ def _tenant_context(request) -> dict:
         "membership": membership,
         "memberships": memberships_of_user(user=request.user),
         "may_view": role_has(membership.role, Capability.VIEW),
+        "may_manage": role_has(membership.role, Capability.MANAGE),
     }
 
 
@@ -102,6 +200,13 @@ def tenant_home(request, tenant):
         "mayViewHistory": role_has(role, Capability.VIEW),
         "mayReadAlerts": role_has(role, Capability.VIEW) or role_has(role, Capability.EVENTS),
         "mayAcknowledge": role_has(role, Capability.OPERATE),
+        # Operators and admins log actions and incidents anywhere; organisers on their own event zones (the
+        # map shows an organiser only those, and the API checks every area named).
+        "mayLogActions": role_has(role, Capability.OPERATE) or role_has(role, Capability.EVENTS),
+        "mayReadActions": role_has(role, Capability.VIEW) or role_has(role, Capability.EVENTS),
+        "actionStatuses": {key: str(label) for key, label in ACTION_STATUS_LABELS.items()},
+        "incidentKinds": [[key, str(label)] for key, label in INCIDENT_KIND_LABELS.items()],
+        "severities": [[key, str(label)] for key, label in SEVERITY_LABELS.items()],
         "refreshSeconds": 15,
         "levels": list(LEVELS),
         "strings": {key: str(value) for key, value in DASHBOARD_STRINGS.items()},
@@ -138,6 +243,59 @@ def tenant_sources(request, tenant):
     context = _tenant_context(request)
     context.update({"rows": rows, "now": now})
     return render(request, "frontend/sources.html", context)
+
+
+@login_required
+def tenant_settings(request, tenant, section=None):
+    """Onboarding pages for tenant admins: each a small form over the tenant API (fetch with CSRF)."""
+    membership = request.membership
+    if not role_has(membership.role, Capability.MANAGE):
+        raise PermissionDenied(_("Only admins of this organisation may change its settings."))
+    if section is not None and section not in SETTINGS_SECTIONS:
+        raise Http404("No such settings page.")
+    if section is not None and not role_has(membership.role, SETTINGS_SECTIONS[section][1]):
+        raise PermissionDenied(_("Only admins of this organisation may change its settings."))
+    tenant_obj = request.tenant
+    config = {
+        "tenant": tenant_obj.slug,
+        "api": f"/api/v1/tenants/{tenant_obj.slug}/",
+        "root": "/api/v1/",
+        "page": section or "index",
+        "tileUrl": tenant_obj.map_tile_url,
+        "timeZone": tenant_obj.time_zone,
+        "language": translation.get_language() or "en",
+        "username": request.user.get_username(),
+        "roles": [[value, str(label)] for value, label in ROLE_LABELS.items()],
+        "levels": [[level, str(DASHBOARD_STRINGS[level])] for level in LEVELS],
+        "alertKinds": [[value, str(label)] for value, label in ALERT_KIND_LABELS.items()],
+        "strings": {key: str(value) for key, value in SETTINGS_STRINGS.items()},
+    }
+    context = _tenant_context(request)
+    context.update(
+        {
+            "config": config,
+            "section": section,
+            "sections": [(slug, title) for slug, (title, _capability) in SETTINGS_SECTIONS.items()],
+            "section_title": SETTINGS_SECTIONS[section][0] if section else _("Settings"),
+        }
+    )
+    template = f"frontend/settings/{(section or 'index').replace('-', '_')}.html"
+    return render(request, template, context)
+
+
+ROLE_LABELS = {
+    Role.ADMIN: gettext_lazy("admin"),
+    Role.OPERATOR: gettext_lazy("operator"),
+    Role.ANALYST: gettext_lazy("analyst (read-only)"),
+    Role.ORGANISER: gettext_lazy("event organiser"),
+    Role.INTEGRATION: gettext_lazy("integration (machine account)"),
+}
+ALERT_KIND_LABELS = {
+    AlertKind.LEVEL_NOW: gettext_lazy("crowd level at or above a level now"),
+    AlertKind.FORECAST_LEVEL: gettext_lazy("forecast level at or above a level within some hours"),
+    AlertKind.STALE_DATA: gettext_lazy("no fresh data for some minutes"),
+    AlertKind.SOURCE_DOWN: gettext_lazy("source failing"),
+}
 
 
 def _public_tenant(request, slug: str):

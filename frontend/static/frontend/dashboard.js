@@ -530,6 +530,14 @@
           link.addEventListener("click", function () { openArea(alert.area); });
           li.appendChild(link);
         }
+        if (cfg.mayLogActions) {
+          var log = document.createElement("button");
+          log.type = "button";
+          log.className = "log-action";
+          log.textContent = S.log_action;
+          log.addEventListener("click", function () { openActionDialog({ alert: alert }); });
+          li.appendChild(log);
+        }
         if (alert.state === "open" && cfg.mayAcknowledge) {
           var ack = document.createElement("button");
           ack.type = "button";
@@ -553,6 +561,211 @@
     });
   }
 
+  /* --- action log and incidents ------------------------------------------------------------------ */
+  var el = window.Csm.el;
+  var interventions = null;
+
+  function loadInterventions() {
+    if (interventions) { return Promise.resolve(interventions); }
+    return api("interventions/?page_size=200").then(function (data) {
+      interventions = data.results || data;
+      return interventions;
+    });
+  }
+
+  function interventionName(slug) {
+    var found = (interventions || []).filter(function (i) { return i.slug === slug; })[0];
+    return found ? found.name : slug;
+  }
+
+  function areaName(slug) {
+    var feature = state.geojson && featureOf(slug);
+    return feature ? feature.properties.name : slug;
+  }
+
+  function loadActions() {
+    var list = $("actions");
+    if (!list || !cfg.mayReadActions) { return Promise.resolve(); }
+    var since = new Date(Date.now() - 24 * HOUR).toISOString();
+    return Promise.all([
+      api("actions/?page_size=50&since=" + encodeURIComponent(since)),
+      loadInterventions().catch(function () { return []; })
+    ]).then(function (results) {
+      var entries = results[0].results || results[0];
+      if (!entries.length) {
+        list.replaceChildren(el("li", { className: "muted", text: S.no_actions }));
+        return;
+      }
+      list.replaceChildren.apply(list, entries.map(renderAction));
+    }).catch(function () {
+      list.replaceChildren(el("li", { className: "error", text: S.load_error }));
+    });
+  }
+
+  function renderAction(entry) {
+    var status = el("span", {
+      className: "badge action-" + entry.status, text: cfg.actionStatuses[entry.status] || entry.status
+    });
+    var when = [];
+    if (entry.started_at) { when.push(S.since + " " + timeFmt.format(new Date(entry.started_at))); }
+    if (entry.ended_at) { when.push(S.until + " " + shortFmt.format(new Date(entry.ended_at))); }
+    var li = el("li", { className: "action action-" + entry.status, dataset: { actionId: entry.id } }, [
+      el("p", { className: "alert-head" }, [status, el("strong", { text: interventionName(entry.intervention) })]),
+      entry.description ? el("p", { text: entry.description }) : null,
+      el("p", { className: "muted-inline" }, [
+        entry.areas.map(areaName).join(", ") + " · " + when.join(" ") +
+        (entry.created_by ? " · " + S.by + " " + entry.created_by : "")
+      ])
+    ]);
+    if (entry.status === "active" && cfg.mayLogActions) {
+      var end = el("button", { type: "button", className: "ack end-action", text: S.end_action });
+      end.addEventListener("click", function () {
+        end.disabled = true;
+        window.Csm.request(cfg.api + "actions/" + entry.id + "/", {
+          method: "PATCH", body: { status: "ended", ended_at: new Date().toISOString() }
+        }).then(loadActions).catch(function (error) {
+          end.disabled = false;
+          $("actions-feedback").textContent = (error.problem && error.problem.detail) || S.load_error;
+        });
+      });
+      li.appendChild(end);
+    }
+    return li;
+  }
+
+  function fillSelect(select, options, selected) {
+    select.replaceChildren.apply(select, options.map(function (o) {
+      return el("option", { value: o[0], text: o[1], selected: o[0] === selected });
+    }));
+  }
+
+  function sortedAreas() {
+    return state.geojson.features.map(function (f) { return f.properties; }).sort(function (a, b) {
+      return a.name.localeCompare(b.name);
+    });
+  }
+
+  function renderSimilar(rows) {
+    var list = $("similar-list");
+    $("action-similar").hidden = false;
+    if (!rows.length) {
+      list.replaceChildren(el("li", { className: "muted small", text: S.no_similar }));
+      return;
+    }
+    list.replaceChildren.apply(list, rows.map(function (row) {
+      var bits = [row.count + "×"];
+      if (row.median_effect_pct !== null && row.median_effect_pct !== undefined) {
+        var spread = row.p25_effect_pct !== null && row.p25_effect_pct !== row.p75_effect_pct
+          ? " (" + row.p25_effect_pct + " … " + row.p75_effect_pct + " %)" : "";
+        bits.push(S.median_effect + " " + (row.median_effect_pct > 0 ? "+" : "") + row.median_effect_pct + " %" + spread);
+      }
+      if (row.judged) { bits.push(row.judged_effective + "/" + row.judged + " " + S.judged_effective); }
+      if (row.low_confidence) { bits.push(row.low_confidence + " " + S.low_confidence); }
+      var use = el("button", { type: "button", className: "link-button", text: S.use_measure });
+      use.addEventListener("click", function () { $("action-intervention").value = row.intervention; });
+      return el("li", { className: "similar-row" }, [
+        el("strong", { text: row.intervention_name }), " · " + bits.join(" · ") + " ", use
+      ]);
+    }));
+  }
+
+  function openActionDialog(options) {
+    var dialog = $("action-dialog");
+    var form = $("action-form");
+    var alert = options.alert || null;
+    window.Csm.clearErrors(form);
+    form.reset();
+    $("action-alert").value = alert ? String(alert.id) : "";
+    var context = $("action-context");
+    context.hidden = !alert;
+    context.textContent = alert ? S.answers_alert + " " + alert.message : "";
+    $("action-similar").hidden = true;
+    $("similar-list").replaceChildren();
+    var chosen = options.area || (alert && alert.area);
+    $("action-areas").replaceChildren.apply($("action-areas"), sortedAreas().map(function (props) {
+      return el("label", { className: "check" }, [
+        el("input", { type: "checkbox", name: "areas", value: props.slug, checked: props.slug === chosen }),
+        " " + props.name
+      ]);
+    }));
+    $("action-started").value = window.Csm.localValue(new Date());
+    loadInterventions().then(function (types) {
+      fillSelect($("action-intervention"), [["", S.choose]].concat(types.map(function (t) { return [t.slug, t.name]; })), "");
+    }).catch(function () { window.Csm.showProblem(form, { detail: S.load_error }); });
+    if (alert) {
+      api("alerts/" + alert.id + "/").then(function (detail) {
+        if ($("action-alert").value === String(alert.id)) { renderSimilar(detail.similar || []); }
+      }).catch(function () { /* the form works without it */ });
+    }
+    dialog.showModal();
+  }
+
+  function submitAction(event) {
+    event.preventDefault();
+    var form = $("action-form");
+    var areas = Array.prototype.slice.call(form.querySelectorAll("input[name=areas]:checked"))
+      .map(function (input) { return input.value; });
+    var body = {
+      intervention: $("action-intervention").value,
+      description: $("action-description").value,
+      areas: areas,
+      started_at: window.Csm.isoFromLocal($("action-started").value)
+    };
+    if ($("action-alert").value) { body.alerts = [parseInt($("action-alert").value, 10)]; }
+    $("action-save").disabled = true;
+    window.Csm.request(cfg.api + "actions/", { method: "POST", body: body }).then(function () {
+      $("action-dialog").close();
+      $("actions-feedback").textContent = S.saved_action;
+      return loadActions();
+    }).catch(function (error) {
+      window.Csm.showProblem(form, error.problem);
+    }).then(function () { $("action-save").disabled = false; });
+  }
+
+  function openIncidentDialog(slug) {
+    var form = $("incident-form");
+    window.Csm.clearErrors(form);
+    form.reset();
+    fillSelect($("incident-area"), sortedAreas().map(function (p) { return [p.slug, p.name]; }), slug);
+    fillSelect($("incident-kind"), cfg.incidentKinds, "overcrowding");
+    fillSelect($("incident-severity"), cfg.severities, "medium");
+    $("incident-occurred").value = window.Csm.localValue(new Date());
+    $("incident-dialog").showModal();
+  }
+
+  function submitIncident(event) {
+    event.preventDefault();
+    var form = $("incident-form");
+    var body = {
+      area: $("incident-area").value,
+      kind: $("incident-kind").value,
+      severity: $("incident-severity").value,
+      occurred_at: window.Csm.isoFromLocal($("incident-occurred").value),
+      description: $("incident-description").value
+    };
+    $("incident-save").disabled = true;
+    window.Csm.request(cfg.api + "incidents/", { method: "POST", body: body }).then(function () {
+      $("incident-dialog").close();
+      $("area-feedback").textContent = S.saved_incident;
+    }).catch(function (error) {
+      window.Csm.showProblem(form, error.problem);
+    }).then(function () { $("incident-save").disabled = false; });
+  }
+
+  if (cfg.mayLogActions) {
+    $("action-form").addEventListener("submit", submitAction);
+    $("incident-form").addEventListener("submit", submitIncident);
+    document.querySelectorAll("dialog [data-close]").forEach(function (button) {
+      button.addEventListener("click", function () { button.closest("dialog").close(); });
+    });
+    $("area-log-action").addEventListener("click", function () {
+      if (state.selected) { openActionDialog({ area: state.selected }); }
+    });
+    $("area-report-incident").addEventListener("click", function () {
+      if (state.selected) { openIncidentDialog(state.selected); }
+    });
+  }
+
   /* --- start -------------------------------------------------------------------------------------- */
   $("view-2d").addEventListener("click", function () { setMode(false); });
   $("view-3d").addEventListener("click", function () { setMode(true); });
@@ -560,17 +773,23 @@
   $("time-now").addEventListener("click", function () { $("time-slider").value = "0"; onSlider(); });
   $("area-close").addEventListener("click", closeArea);
   document.addEventListener("keydown", function (e) {
-    if (e.key === "Escape" && state.selected) { closeArea(); }
+    // Escape in an open dialog closes the dialog (the browser does that), not the area panel behind it.
+    if (e.key === "Escape" && state.selected && !document.querySelector("dialog[open]")) { closeArea(); }
   });
   $("map").dataset.mode = "2d";
   initMap();
   Promise.all([
     api("crowd-levels/").then(function (bands) { state.bands = bands; }),
     loadAreas(true)
-  ]).then(function () { render(true); $("dashboard").dataset.ready = "true"; });
+  ]).then(function () {
+    render(true);
+    $("dashboard").dataset.ready = "true";
+    return loadActions();
+  });
   loadAlerts();
   window.setInterval(function () {
     loadAreas(false);
     loadAlerts();
+    loadActions();
   }, cfg.refreshSeconds * 1000);
 })();
