@@ -14,11 +14,18 @@ from pyproj import Geod
 from tenants.choices import Role
 from tenants.demo import register_demo_seeder
 
+from .buildings import read_buildings
 from .choices import AreaKind
 from .forecasts import refresh_forecasts
 from .geometry import measure
 from .models import Area, Event, ForecastModel
-from .services import area_create, area_update, event_create, event_set_organisers
+from .services import (
+    area_create,
+    area_update,
+    building_layer_replace,
+    event_create,
+    event_set_organisers,
+)
 from .status import calibrate_panels
 
 GEOD = Geod(ellps="WGS84")
@@ -114,6 +121,43 @@ SCHEVENINGEN = [
         "tags": ["transport"],
     },
 ]
+
+
+def _from(origin: tuple[float, float], heading: float, metres: float) -> tuple[float, float]:
+    lon, lat, _ = GEOD.fwd(origin[0], origin[1], heading, metres)
+    return lon, lat
+
+
+# Buildings around the Kurhaus square for the 3D map: hand-made footprints, plausible heights (m), not
+# survey data. Long sides follow the square (heading 35 degrees); the sea is to the north-west.
+SQUARE_CENTRE = (4.2768, 52.1106)
+KURHAUS = _from(SQUARE_CENTRE, 305, 65)
+BUILDINGS = [
+    # (id, centre, width across, length along heading 35, height)
+    ("kurhaus", KURHAUS, 40, 110, 24.0),
+    ("kurhaus-koepel", KURHAUS, 22, 22, 38.0),  # the dome over the Kurzaal
+    ("palace-promenade", _from(SQUARE_CENTRE, 125, 65), 40, 100, 16.0),
+    ("hotel-plein-noord", _from(SQUARE_CENTRE, 35, 85), 30, 40, 30.0),
+    ("appartementen-plein-zuid", _from(SQUARE_CENTRE, 215, 85), 30, 40, 21.0),
+    ("hotel-boulevard", _from(KURHAUS, 35, 100), 30, 50, 45.0),
+]
+
+
+def building_footprints() -> dict:
+    """The demo's buildings as the FeatureCollection an admin would upload (height in metres)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": slug,
+                "geometry": box(centre[0], centre[1], width, length, heading=35),
+                "properties": {"height": height},
+            }
+            for slug, centre, width, length, height in BUILDINGS
+        ],
+    }
+
 
 KINGS_DAY = {
     "slug": "koningsdag-2027",
@@ -220,6 +264,11 @@ def seed_areas(*, tenant, users, stdout) -> None:
         for spec in SCHEVENINGEN:
             _upsert_area(tenant, spec, kind=AreaKind.PERMANENT)
         stdout.write(f"  {tenant.slug}: {len(SCHEVENINGEN)} Scheveningen areas")
+        read = read_buildings(building_footprints())
+        building_layer_replace(
+            tenant=tenant, actor=None, read=read
+        )  # replaced whole: seeding again is a no-op
+        stdout.write(f"  {tenant.slug}: {len(read.features)} buildings around the Kurhaus")
         seed_scheveningen_counts(tenant, stdout)
     elif tenant.slug in ("rotterdam", "koningsdag-events"):
         event = Event.objects.filter(tenant=tenant, slug=KINGS_DAY["slug"]).first()

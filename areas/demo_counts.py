@@ -94,9 +94,8 @@ def _intervention_factor(slug: str, moment: datetime, saturday: datetime) -> flo
     return 1.0
 
 
-def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, float, str, str]]:
-    """Rows (time, series, value, metric, area) for the four weeks up to the end of the current week."""
-    rng = random.Random(seed)
+def _days_and_weather(now: datetime, rng: random.Random) -> tuple[datetime, datetime, list[float]]:
+    """(first Monday, end of this week, weather factor per day: 0.55 grey to 1.35 fine, 1.5 sunny weekend)."""
     local_now = now.astimezone(AMSTERDAM)
     this_monday = (local_now - timedelta(days=local_now.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -110,6 +109,14 @@ def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, fl
         offset = (day.date() - start.date()).days
         if 0 <= offset < days:
             weather[offset] = 1.5
+    return start, end, weather
+
+
+def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, float, str, str]]:
+    """Rows (time, series, value, metric, area) for the four weeks up to the end of the current week."""
+    rng = random.Random(seed)
+    start, end, weather = _days_and_weather(now, rng)
+    saturday = busy_saturday(now)
     rows = []
     t = start
     while t < end:
@@ -134,13 +141,87 @@ def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, fl
     return rows
 
 
+# Located series for the map layers: the garage under the Kurhaus square and the Kurhaus tram stop (lon, lat).
+PARKING_KURHAUS = (4.2772, 52.1104)  # the entrance on the south-east side of the square
+PARKING_CAPACITY = 400
+TRAM_KURHAUS = (4.28, 52.1102)  # the north-east end of the platforms
+
+
+def _trams_due(local: datetime, extra: bool) -> int:
+    """Trams (lines 1 and 9) due at the Kurhaus stop in the next 15 minutes, by the time of day."""
+    hour = local.hour
+    due = 4 if 7 <= hour < 23 else (2 if hour >= 23 or 5 <= hour < 7 or hour < 1 else 0)
+    return due + (2 if extra else 0)
+
+
+# (series, metric, unit, name, facility, (lon, lat) or None) of the extra demo series
+GARAGE_VACANT = ("garage-kurhaus:vacant", "parking_vacant", "spaces", "Parkeergarage Kurhaus vacant spaces",
+                 "garage-kurhaus", PARKING_KURHAUS)  # fmt: skip
+GARAGE_CAPACITY = ("garage-kurhaus:capacity", "parking_capacity", "spaces", "Parkeergarage Kurhaus capacity",
+                   "garage-kurhaus", PARKING_KURHAUS)  # fmt: skip
+TRAM_ARRIVALS = ("tram-kurhaus:arrivals", "transit_arrivals", "vehicles", "Tram stop Kurhaus arrivals",
+                 "tram-kurhaus", TRAM_KURHAUS)  # fmt: skip
+WEATHER = {
+    "temperature": ("weather:temperature", "temperature", "°C", "Scheveningen temperature", "", None),
+    "precipitation": (
+        "weather:precipitation",
+        "precipitation",
+        "mm/h",
+        "Scheveningen precipitation",
+        "",
+        None,
+    ),
+    "wind_speed": ("weather:wind_speed", "wind_speed", "m/s", "Scheveningen wind speed", "", None),
+}
+
+
+def simulate_located(rows: list[tuple], *, now: datetime, seed: int = 2027) -> list[tuple]:
+    """Rows (time, value, series spec) for the garage, the tram stop and the weather.
+
+    The garage fills with the people on the boulevard at the Kurhaus (full on the sunny weekend), the
+    extra trams of the demo's intervention show at the stop, and the weather (hourly, no location: the
+    dashboard shows it as a summary) follows the day's weather that drew people out.
+    """
+    start, _end, weather = _days_and_weather(now, random.Random(2026))  # the days simulate() had
+    rng = random.Random(seed)
+    saturday = busy_saturday(now)
+    extra = next(s for s in DEMO_INTERVENTIONS if s["intervention"] == "extra-public-transport")
+    extra_start, extra_end = intervention_window(extra, saturday)
+    located = []
+    for time, series, value, _metric, _area in rows:
+        if series != "cam-boulevard-kurhaus":
+            continue
+        local = time.astimezone(AMSTERDAM)
+        occupied = min(PARKING_CAPACITY, round(30 + (PARKING_CAPACITY - 30) * min(1.0, value / 4500)))
+        located.append((time, PARKING_CAPACITY - occupied, GARAGE_VACANT))
+        located.append((time, _trams_due(local, extra_start <= time < extra_end), TRAM_ARRIVALS))
+        if local.minute == 0:
+            located.append((time, PARKING_CAPACITY, GARAGE_CAPACITY))
+            # Warmer and dry on fine days, showers on grey ones.
+            fine = weather[(local.date() - start.date()).days]
+            hour = local.hour + rng.uniform(-0.3, 0.3)
+            temperature = 6.0 + 5.0 * fine + 3.5 * math.sin((hour - 9) / 24 * 2 * math.pi) + rng.gauss(0, 0.6)
+            showers = max(0.0, 1.0 - fine) * 0.5  # chance of rain this hour
+            rain = rng.uniform(0.2, 3.0) if rng.random() < showers else 0.0
+            located.append((time, round(temperature, 1), WEATHER["temperature"]))
+            located.append((time, round(rain, 1), WEATHER["precipitation"]))
+            located.append((time, round(rng.uniform(3.0, 9.0), 1), WEATHER["wind_speed"]))
+    return located
+
+
 def write_replay_csv(path: Path, *, now: datetime) -> int:
-    """Write the simulation as a replay CSV; returns the number of rows."""
+    """Write the simulation (counts, garage, tram stop, weather) as a replay CSV; returns the row count."""
     rows = simulate(now=now)
+    located = simulate_located(rows, now=now)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["series", "time", "value", "metric", "area"])
+        writer.writerow(
+            ["series", "time", "value", "metric", "area", "unit", "name", "facility", "lon", "lat"]
+        )
         for time, series, value, metric, area in rows:
-            writer.writerow([series, time.isoformat(), value, metric, area])
-    return len(rows)
+            writer.writerow([series, time.isoformat(), value, metric, area, "", "", "", "", ""])
+        for time, value, (series, metric, unit, name, facility, location) in located:
+            lon, lat = location or ("", "")
+            writer.writerow([series, time.isoformat(), value, metric, "", unit, name, facility, lon, lat])
+    return len(rows) + len(located)

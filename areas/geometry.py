@@ -135,6 +135,23 @@ def _check_rings(geometry: dict) -> list[str]:
     return errors
 
 
+def polygon_problems(geometry, *, home_bbox=None) -> list[str]:
+    """The cheap checks of :func:`measure` (structure, ranges, swapped axes, closed rings), without topology
+    or surface: for layers drawn on a map (building footprints) where thousands of shapes are checked."""
+    if home_bbox is None:
+        home_bbox = settings.HOME_REGION_BBOX
+    for check in (_check_structure, lambda g: _check_ranges(g, home_bbox), _check_rings):
+        errors = check(geometry)
+        if errors:
+            return errors
+    return []
+
+
+def rounded(geometry: dict) -> dict:
+    """The geometry with 2D positions rounded to COORDINATE_DECIMALS (a z coordinate is dropped)."""
+    return {"type": geometry["type"], "coordinates": _round(geometry["coordinates"])}
+
+
 def reproject(geometry: dict, crs_name: str) -> dict:
     """Transform a geometry from a named CRS (legacy GeoJSON ``crs`` member, e.g. EPSG:28992) to WGS84."""
     try:

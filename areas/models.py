@@ -203,3 +203,20 @@ class ForecastModel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant} model {self.version}"
+
+
+class BuildingLayer(models.Model):
+    """A tenant's building footprints with heights, drawn as blocks on the 3D map (one layer per tenant)."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="building_layer")
+    geojson = models.JSONField(
+        help_text="FeatureCollection of Polygon/MultiPolygon footprints (WGS84) with properties.height (m)."
+    )
+    feature_count = models.PositiveIntegerField(default=0)
+    bbox = models.JSONField(null=True, blank=True, help_text="[min_lon, min_lat, max_lon, max_lat]")
+    uploaded_at = models.DateTimeField()
+
+    objects = TenantScopedManager()
+
+    def __str__(self) -> str:
+        return f"{self.feature_count} buildings of {self.tenant}"

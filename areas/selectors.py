@@ -13,7 +13,7 @@ from tenants.models import Membership, Tenant
 
 from .choices import AreaKind
 from .levels import DEFAULT_CAPACITY_BANDS, DEFAULT_DENSITY_BANDS
-from .models import Area, CrowdLevelSettings, Event
+from .models import Area, BuildingLayer, CrowdLevelSettings, Event
 
 ORGANISER_VIEW = "areas.view_event"
 ORGANISER_CHANGE = "areas.change_event"
@@ -129,3 +129,8 @@ def area_has_history(area: Area) -> bool:
         elif getattr(area, accessor).exists():
             return True
     return False
+
+
+def building_layer_get(*, tenant: Tenant) -> BuildingLayer | None:
+    """The tenant's building footprints, or None when none were uploaded."""
+    return BuildingLayer.objects.filter(tenant=tenant).first()

@@ -12,9 +12,10 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from tenants.choices import Role
 from tenants.models import Membership, Tenant
 
+from .buildings import BuildingsRead
 from .choices import AreaKind
 from .geometry import MeasuredGeometry
-from .models import Area, CrowdLevelSettings, Event
+from .models import Area, BuildingLayer, CrowdLevelSettings, Event
 from .selectors import area_has_history, event_organisers
 
 User = get_user_model()
@@ -299,3 +300,18 @@ def event_set_organisers(*, event: Event, actor, usernames: list[str]) -> list[s
         for perm in ORGANISER_PERMISSIONS:
             assign_perm(perm, user, event)
     return sorted(wanted)
+
+
+@transaction.atomic
+def building_layer_replace(*, tenant: Tenant, actor, read: BuildingsRead) -> BuildingLayer:
+    """Replace the tenant's building footprints with a validated upload (an empty one clears the layer)."""
+    layer, _ = BuildingLayer.objects.update_or_create(
+        tenant=tenant,
+        defaults={
+            "geojson": {"type": "FeatureCollection", "features": read.features},
+            "feature_count": len(read.features),
+            "bbox": read.bbox,
+            "uploaded_at": timezone.now(),
+        },
+    )
+    return layer

@@ -83,6 +83,17 @@ DASHBOARD_STRINGS = {
     "saved_action": gettext_lazy("Action logged."),
     "saved_incident": gettext_lazy("Incident reported."),
     "choose": gettext_lazy("Choose…"),
+    "temperature": gettext_lazy("Temperature"),
+    "precipitation": gettext_lazy("Precipitation"),
+    "wind": gettext_lazy("Wind"),
+    "free": gettext_lazy("free"),
+    "full": gettext_lazy("full"),
+    "arrivals": gettext_lazy("arrivals soon"),
+    "occupancy": gettext_lazy("occupancy"),
+    "parking_garage": gettext_lazy("Parking"),
+    "stop": gettext_lazy("Stop"),
+    "as_of": gettext_lazy("as of"),
+    "no_buildings": gettext_lazy("no buildings uploaded"),
 }
 
 # Labels of the action statuses, incident kinds and severities the dashboard's forms and log show.
@@ -161,6 +172,11 @@ SETTINGS_STRINGS = {
     "points": gettext_lazy("points"),
     "draw_hint": gettext_lazy("Click on the map to add corners; at least three."),
     "no_rows": gettext_lazy("Nothing yet."),
+    "buildings_none": gettext_lazy("No buildings uploaded yet."),
+    "buildings_count": gettext_lazy("Buildings on the 3D map:"),
+    "uploaded": gettext_lazy("uploaded"),
+    "buildings_saved": gettext_lazy("Buildings stored:"),
+    "heights_from": gettext_lazy("heights from"),
     "secret_set": gettext_lazy("secrets set"),
 }
 
@@ -197,7 +213,8 @@ def tenant_home(request, tenant):
         "tileUrl": tenant_obj.map_tile_url,
         "timeZone": tenant_obj.time_zone,
         "language": translation.get_language() or "en",
-        "mayViewHistory": role_has(role, Capability.VIEW),
+        "mayViewHistory": role_has(role, Capability.VIEW),  # also the series behind the map layers
+        "mayViewBuildings": role_has(role, Capability.VIEW) or role_has(role, Capability.EVENTS),
         "mayReadAlerts": role_has(role, Capability.VIEW) or role_has(role, Capability.EVENTS),
         "mayAcknowledge": role_has(role, Capability.OPERATE),
         # Operators and admins log actions and incidents anywhere; organisers on their own event zones (the

@@ -74,6 +74,18 @@ class Series(models.Model):
         "areas.Area", null=True, blank=True, on_delete=models.SET_NULL, related_name="series"
     )
     facility = models.CharField(max_length=200, blank=True, help_text="Site, garage, stop or station id.")
+    lon = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+        help_text="Longitude (WGS84) of the sensor, stop, garage or station, when known.",
+    )
+    lat = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+        help_text="Latitude (WGS84), set together with lon.",
+    )
     latest_time = models.DateTimeField(null=True, blank=True)
     latest_value = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -87,6 +99,11 @@ class Series(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source.name}: {self.key} ({self.metric})"
+
+    @property
+    def location(self) -> tuple[float, float] | None:
+        """(lon, lat) when both are set."""
+        return (self.lon, self.lat) if self.lon is not None and self.lat is not None else None
 
 
 class Observation(models.Model):

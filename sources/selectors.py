@@ -17,6 +17,7 @@ from .models import Observation, Series, Source
 RESAMPLE_SECONDS = {"5min": 300, "15min": 900, "hour": 3600}
 AGGREGATES = {"mean": Avg, "sum": Sum, "min": Min, "max": Max}
 MAX_POINTS = 50_000
+SERIES_STALE_AFTER = timedelta(minutes=15)  # a map marker older than this is shown as stale
 
 
 def source_list(*, tenant: Tenant) -> QuerySet[Source]:
@@ -34,6 +35,20 @@ def series_list(
     if metric:
         series = series.filter(metric=metric)
     return series.order_by("source__name", "key")
+
+
+def series_located(*, tenant: Tenant, metrics: list[str] | None = None) -> QuerySet[Series]:
+    """The tenant's series that have a position (for the map), with their source; one query."""
+    series = Series.objects.filter(tenant=tenant, lon__isnull=False, lat__isnull=False)
+    series = series.select_related("source")
+    if metrics:
+        series = series.filter(metric__in=metrics)
+    return series.order_by("source__slug", "key")
+
+
+def series_is_stale(series: Series, *, now: datetime) -> bool:
+    """No value yet, or the latest one is older than SERIES_STALE_AFTER."""
+    return series.latest_time is None or now - series.latest_time > SERIES_STALE_AFTER
 
 
 def source_status(source: Source, *, now: datetime | None = None) -> str:

@@ -45,6 +45,7 @@ class Item:
     name: str = ""
     area: str | None = None
     facility: str = ""
+    location: tuple[float, float] | None = None  # (lon, lat), stored when the series is created
 
 
 @dataclass
@@ -104,6 +105,7 @@ def _resolve_series(
 ) -> dict[str, Series]:
     keys = {item.key for item in items}
     series = {s.key: s for s in Series.objects.filter(source=source, key__in=keys)}
+    _fill_locations(series, items, report)
     missing = keys - set(series)
     if not missing or not may_create:
         return series
@@ -120,6 +122,7 @@ def _resolve_series(
             continue  # rejected per row below, with the reason
         if item.area and item.area not in areas:
             report.warnings.append(f"Series '{key}': no area '{item.area}' in this tenant; attach it later.")
+        lon, lat = _checked_location(item, report)
         new.append(
             Series(
                 tenant=source.tenant,
@@ -130,6 +133,8 @@ def _resolve_series(
                 unit=item.unit if item.unit is not None else DEFAULT_UNITS.get(metric, ""),
                 area_id=areas.get(item.area) if item.area else fallback_area,
                 facility=item.facility,
+                lon=lon,
+                lat=lat,
             )
         )
     Series.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent request may create the same key
@@ -137,6 +142,41 @@ def _resolve_series(
     series.update({s.key: s for s in Series.objects.filter(source=source, key__in=created)})
     report.created_series.extend(sorted(created))
     return series
+
+
+def _fill_locations(series: dict[str, Series], items: list[Item], report: IngestReport) -> None:
+    """Give a located reading's position to an existing series that has none (made before the connector
+    knew it). A position set by an admin is never overwritten."""
+    unplaced = {key for key, s in series.items() if s.lon is None or s.lat is None}
+    if not unplaced:
+        return
+    changed = []
+    for item in items:
+        if item.location is not None and item.key in unplaced:
+            unplaced.discard(item.key)
+            lon, lat = _checked_location(item, report)
+            if lon is not None:
+                series[item.key].lon, series[item.key].lat = lon, lat
+                changed.append(series[item.key])
+    if changed:
+        Series.objects.bulk_update(changed, ["lon", "lat"])
+
+
+def _checked_location(item: Item, report: IngestReport) -> tuple[float | None, float | None]:
+    """The item's (lon, lat) when it is a valid WGS84 position; else (None, None) and a warning."""
+    if item.location is None:
+        return None, None
+    try:
+        lon, lat = (float(v) for v in item.location)
+    except (TypeError, ValueError):
+        lon = lat = math.nan
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        report.warnings.append(
+            f"Series '{item.key}': location {item.location!r} is not a WGS84 (longitude, latitude); "
+            "created without a location."
+        )
+        return None, None
+    return lon, lat
 
 
 def ingest(
@@ -355,7 +395,7 @@ def fetch_and_parse(
 def readings_to_items(readings: list[Reading]) -> list[Item]:
     return [
         Item(row=i, key=r.key, time=r.time, value=r.value, metric=r.metric, unit=r.unit, name=r.name,
-             area=r.area, facility=r.facility)
+             area=r.area, facility=r.facility, location=r.location)
         for i, r in enumerate(readings)
     ]  # fmt: skip
 

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import AreaViewSet, CrowdLevelSettingsView, EventViewSet
+from .views import AreaViewSet, BuildingLayerView, CrowdLevelSettingsView, EventViewSet
 
 router = SimpleRouter()
 router.register(r"tenants/(?P<tenant>[^/.]+)/areas", AreaViewSet, basename="area")
@@ -17,6 +17,7 @@ urlpatterns = [
         ),
         name="area-geojson-file",
     ),
+    path("tenants/<str:tenant>/buildings.geojson", BuildingLayerView.as_view(), name="buildings-geojson"),
     path("tenants/<str:tenant>/crowd-levels/", CrowdLevelSettingsView.as_view(), name="crowd-levels"),
     *router.urls,
 ]

@@ -18,9 +18,10 @@ from tenants.api.problems import problem_response
 from tenants.choices import Capability
 
 from .. import selectors, services
+from ..buildings import read_buildings
 from ..forecasts import area_forecast
 from ..geometry import GeometryError, reproject
-from ..models import Area, Event
+from ..models import Area, BuildingLayer, Event
 from ..status import area_statuses
 from .serializers import (
     AreaFilterSerializer,
@@ -414,3 +415,79 @@ class CrowdLevelSettingsView(TenantViewMixin, APIView):
         bands = {name: serializer.validated_data.get(name) for name in ("density_bands", "capacity_bands")}
         settings = services.crowd_level_settings_update(tenant=self.tenant, actor=request.user, **bands)
         return Response(CrowdLevelSettingsSerializer.describe(settings))
+
+
+class BuildingLayerView(TenantViewMixin, APIView):
+    """The tenant's building footprints with heights, drawn as blocks on the 3D map.
+
+    GET (members with the view right, and organisers) returns the stored FeatureCollection (empty when
+    none was uploaded). PUT (admins) replaces it, all or nothing, from a FeatureCollection of Polygons or
+    MultiPolygons of at most 20,000 buildings; the height in metres comes from the property ``height``,
+    ``hoogte``, or the 3D BAG's ``b3_h_dak_max`` / ``h_dak_max`` minus ``b3_h_maaiveld`` / ``h_maaiveld``
+    when given. Only footprint, height and id are kept. A ``crs`` member (e.g. EPSG:28992) is reprojected.
+    """
+
+    model = BuildingLayer
+    read_capability = (Capability.VIEW, Capability.EVENTS)
+    write_capability = Capability.MANAGE
+    parser_classes = [JSONParser, GeoJSONParser]
+    renderer_classes = [GeoJSONRenderer, JSONRenderer]
+
+    @extend_schema(
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="RFC 7946 FeatureCollection")}
+    )
+    def get(self, request, *args, **kwargs):
+        layer = selectors.building_layer_get(tenant=self.tenant)
+        body = dict(layer.geojson) if layer else {"type": "FeatureCollection", "features": []}
+        if layer and layer.bbox:
+            body["bbox"] = layer.bbox
+        body["uploaded_at"] = layer.uploaded_at if layer else None  # a foreign member (RFC 7946 6.1)
+        return Response(body, content_type="application/geo+json")
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            200: inline_serializer(
+                "BuildingLayerResult",
+                {
+                    "feature_count": serializers.IntegerField(),
+                    "height_keys": serializers.DictField(
+                        child=serializers.IntegerField(),
+                        help_text="Buildings per property the height came from.",
+                    ),
+                    "bbox": serializers.ListField(child=serializers.FloatField(), allow_null=True),
+                    "uploaded_at": serializers.DateTimeField(),
+                },
+            )
+        },
+    )
+    def put(self, request, *args, **kwargs):
+        read = read_buildings(request.data)
+        if read.rejected:
+            return _buildings_problem(read)
+        layer = services.building_layer_replace(tenant=self.tenant, actor=request.user, read=read)
+        return Response(
+            {
+                "feature_count": layer.feature_count,
+                "height_keys": read.height_keys,
+                "bbox": layer.bbox,
+                "uploaded_at": layer.uploaded_at,
+            },
+            content_type="application/json",
+        )
+
+
+def _buildings_problem(read):
+    first = read.errors[0]
+    label = "The upload" if first["feature"] is None else f"Feature {first['feature']}"
+    if first.get("id") is not None:
+        label += f" ('{first['id']}')"
+    messages = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in first["errors"].items())
+    if first["feature"] is None:
+        detail = f"{label}: {messages}"
+    else:
+        detail = (
+            f"{read.rejected} of {read.total} feature{'s' if read.total != 1 else ''} invalid; nothing was "
+            f"stored. {label}: {messages}"
+        )
+    return problem_response(400, detail, code="validation", errors=read.errors)

@@ -1,5 +1,6 @@
 """Serializers of the sources API."""
 
+from django.conf import settings
 from rest_framework import serializers
 
 from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
@@ -133,10 +134,35 @@ class SeriesSerializer(serializers.ModelSerializer):
             "unit",
             "area",
             "facility",
+            "lon",
+            "lat",
             "latest_time",
             "latest_value",
         ]
         read_only_fields = ["id", "source", "key", "metric", "facility", "latest_time", "latest_value"]
+        extra_kwargs = {
+            "lon": {"min_value": -180, "max_value": 180, "help_text": "Longitude (WGS84); null with lat."},
+            "lat": {"min_value": -90, "max_value": 90, "help_text": "Latitude (WGS84); null with lon."},
+        }
+
+    def validate(self, attrs):
+        """lon and lat are set (or cleared) together, and must not be swapped for the service region."""
+        lon = attrs.get("lon", self.instance.lon if self.instance else None)
+        lat = attrs.get("lat", self.instance.lat if self.instance else None)
+        if (lon is None) != (lat is None):
+            missing = "lat" if lat is None else "lon"
+            raise serializers.ValidationError({missing: ["Give lon and lat together (or clear both)."]})
+        if lon is not None and not _in_home_region(lon, lat) and _in_home_region(lat, lon):
+            message = f"lon {lon} and lat {lat} look swapped: this point lies outside the service region."
+            raise serializers.ValidationError({"lon": [message]})
+        return attrs
+
+
+def _in_home_region(lon: float, lat: float) -> bool:
+    if not settings.HOME_REGION_BBOX:
+        return True
+    min_lon, min_lat, max_lon, max_lat = settings.HOME_REGION_BBOX
+    return min_lon <= lon <= max_lon and min_lat <= lat <= max_lat
 
 
 class ObservationQuerySerializer(serializers.Serializer):
@@ -162,6 +188,23 @@ class ObservationQuerySerializer(serializers.Serializer):
         if attrs.get("start") and attrs.get("end") and attrs["end"] <= attrs["start"]:
             raise serializers.ValidationError({"end": ["end must be after start."]})
         return attrs
+
+
+class SeriesGeoJSONQuerySerializer(serializers.Serializer):
+    """Query parameters of the located series map layer."""
+
+    metric = serializers.CharField(
+        required=False, help_text="Metrics, comma-separated, e.g. parking_vacant,parking_capacity."
+    )
+
+    def validate_metric(self, value):
+        metrics = [m.strip() for m in value.split(",") if m.strip()]
+        unknown = [m for m in metrics if m not in Metric.values]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown metric(s): {', '.join(unknown)}; one of: {', '.join(Metric.values)}."
+            )
+        return metrics
 
 
 class PushTokenRequestSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .views import ConnectorListView, ObservationsView, SeriesViewSet, SourceViewSet
+from .views import ConnectorListView, ObservationsView, SeriesGeoJSONView, SeriesViewSet, SourceViewSet
 
 router = SimpleRouter()
 router.register(r"tenants/(?P<tenant>[^/.]+)/sources", SourceViewSet, basename="source")
@@ -12,5 +12,6 @@ router.register(r"tenants/(?P<tenant>[^/.]+)/series", SeriesViewSet, basename="s
 urlpatterns = [
     path("connectors/", ConnectorListView.as_view(), name="connector-list"),
     path("tenants/<str:tenant>/observations/", ObservationsView.as_view(), name="observations"),
+    path("tenants/<str:tenant>/series.geojson", SeriesGeoJSONView.as_view(), name="series-geojson"),
     *router.urls,
 ]

@@ -15,6 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -35,6 +36,7 @@ from .serializers import (
     ObservationQuerySerializer,
     PushResultSerializer,
     PushTokenRequestSerializer,
+    SeriesGeoJSONQuerySerializer,
     SeriesSerializer,
     SourceSerializer,
     SourceTestResultSerializer,
@@ -95,6 +97,7 @@ def _preview(result) -> dict:
             "value": r.value,
             "area": r.area,
             "facility": r.facility,
+            "location": list(r.location) if r.location else None,
         }
         for r in result.readings[:PREVIEW_READINGS]
     ]
@@ -393,3 +396,56 @@ class ObservationsView(TenantViewMixin, APIView):
     @extend_schema(parameters=[ObservationQuerySerializer], responses=OpenApiTypes.OBJECT)
     def get(self, request, *args, **kwargs):
         return _observations_response(request, self.tenant)
+
+
+class GeoJSONRenderer(JSONRenderer):
+    media_type = "application/geo+json"
+    format = "geojson"
+
+
+class SeriesGeoJSONView(TenantViewMixin, APIView):
+    """The tenant's located series as an RFC 7946 FeatureCollection of Points with their latest value.
+
+    For map layers: transport stops, parking garages, weather stations. Series without a position are
+    left out (give them one with PATCH .../series/{id}/ {lon, lat}). ``stale`` is true when there is no
+    value or the latest is older than 15 minutes.
+    """
+
+    model = Series
+    read_capability = Capability.VIEW
+    renderer_classes = [GeoJSONRenderer, JSONRenderer]
+
+    @extend_schema(
+        parameters=[SeriesGeoJSONQuerySerializer],
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="RFC 7946 FeatureCollection")},
+    )
+    def get(self, request, *args, **kwargs):
+        params = SeriesGeoJSONQuerySerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        now = timezone.now()
+        features = [
+            {
+                "type": "Feature",
+                "id": s.pk,
+                "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                "properties": {
+                    "id": s.pk,
+                    "key": s.key,
+                    "name": s.name,
+                    "metric": s.metric,
+                    "unit": s.unit,
+                    "source": s.source.slug,
+                    "facility": s.facility,
+                    "latest_value": s.latest_value,
+                    "latest_time": s.latest_time,
+                    "stale": selectors.series_is_stale(s, now=now),
+                },
+            }
+            for s in selectors.series_located(tenant=self.tenant, metrics=params.validated_data.get("metric"))
+        ]
+        body = {"type": "FeatureCollection", "features": features}
+        if features:
+            lons = [f["geometry"]["coordinates"][0] for f in features]
+            lats = [f["geometry"]["coordinates"][1] for f in features]
+            body["bbox"] = [min(lons), min(lats), max(lons), max(lats)]
+        return Response(body, content_type="application/geo+json")

@@ -53,6 +53,7 @@ class Reading:
     name: str = ""  # human label for a new series
     area: str | None = None  # slug of the area this series belongs to, when the connector knows it
     facility: str = ""  # site, garage, stop or station id
+    location: tuple[float, float] | None = None  # (lon, lat) WGS84 of the sensor, stop or station
 
 
 @dataclass

@@ -198,6 +198,9 @@ class BuienradarConnector(Connector):
                 "not stored."
             )
             return
+        lat, lat_problem = _number(station, "lat")
+        lon, lon_problem = _number(station, "lon")
+        location = (lon, lat) if lat_problem is None and lon_problem is None else None
         for field, metric, suffix, label in ACTUAL_FIELDS:
             value, problem = _number(station, field)
             if problem:
@@ -212,6 +215,7 @@ class BuienradarConnector(Connector):
                     unit=DEFAULT_UNITS[metric],
                     name=f"{name} {label}",
                     facility=str(station_id),
+                    location=location,
                 )
             )
 

@@ -262,6 +262,7 @@ def _reading(metric: Metric, placed: tuple[Stop, str | None], time: datetime, va
         name=f"{stop.name or stop.stop_id} {what}",
         area=area,
         facility=stop.stop_id,
+        location=(stop.lon, stop.lat),
     )
 
 

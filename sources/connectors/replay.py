@@ -1,6 +1,7 @@
 """Replay: plays a CSV of recorded or simulated counts in real time, looping, aligned to the week.
 
-The CSV (``series,time,value`` plus optional ``metric``, ``unit``, ``area`` columns) is mapped onto the
+The CSV (``series,time,value`` plus optional ``metric``, ``unit``, ``area``, ``name``, ``facility``, ``lon``
+and ``lat`` columns; a series' first row names and places it) is mapped onto the
 present by whole weeks, so a Sunday afternoon in the file plays on a Sunday afternoon. Each fetch emits
 the rows whose mapped time lies between the previous fetch and now; the first fetch also emits
 ``backfill_hours`` of history. The demo uses it to bring the Scheveningen areas to life; a city can use
@@ -91,7 +92,7 @@ class ReplayConnector(Connector):
         while start + k * span <= now:
             shift = k * span
             first = bisect_right(times, since - shift)
-            for time, key, value, metric, unit, area in rows[first:]:
+            for time, key, value, metric, unit, area, name, facility, location in rows[first:]:
                 played = time + shift
                 if played > now:
                     break
@@ -102,8 +103,10 @@ class ReplayConnector(Connector):
                         time=played,
                         value=value,
                         unit=unit or "",
-                        name=key,
+                        name=name or key,
                         area=area or None,
+                        facility=facility,
+                        location=location,
                     )
                 )
                 if len(readings) > MAX_ROWS_PER_FETCH:
@@ -132,6 +135,12 @@ def _read_csv(body: bytes) -> list[tuple]:
             raise ParseError(f"Replay CSV line {line}: {exc}") from exc
         if time.tzinfo is None:
             raise ParseError(f"Replay CSV line {line}: time {record['time']!r} has no time zone.")
+        location = None
+        if record.get("lon") and record.get("lat"):
+            try:
+                location = (float(record["lon"]), float(record["lat"]))
+            except ValueError as exc:
+                raise ParseError(f"Replay CSV line {line}: lon/lat: {exc}") from exc
         rows.append(
             (
                 time,
@@ -140,6 +149,9 @@ def _read_csv(body: bytes) -> list[tuple]:
                 record.get("metric") or "",
                 record.get("unit") or "",
                 record.get("area"),
+                record.get("name") or "",
+                record.get("facility") or "",
+                location,
             )
         )
     rows.sort(key=lambda r: r[0])

@@ -6,7 +6,8 @@ import pytest
 from django.core.management import call_command
 from django_scopes import scopes_disabled
 
-from areas.models import Area, Event
+from areas.models import Area, BuildingLayer, Event
+from sources.models import Series
 
 
 @pytest.fixture
@@ -55,3 +56,22 @@ def test_demo_organiser_sees_the_event(demo, client):
     events = client.get("/api/v1/tenants/koningsdag-events/events/").json()["results"]
     assert [e["slug"] for e in events] == ["koningsdag-2027"]
     assert events[0]["organisers"] == ["koningsdag-events-organiser"]
+
+
+def test_den_haag_has_buildings_and_located_series(demo):
+    with scopes_disabled():
+        layer = BuildingLayer.objects.get(tenant__slug="den-haag")
+        series = {s.key: s for s in Series.objects.filter(tenant__slug="den-haag")}
+        assert not BuildingLayer.objects.filter(tenant__slug="rotterdam").exists()
+    assert layer.feature_count == len(layer.geojson["features"]) == 6  # seeded twice, still six
+    heights = {f["properties"]["id"]: f["properties"]["height"] for f in layer.geojson["features"]}
+    assert heights["kurhaus"] == 24.0 and heights["kurhaus-koepel"] == 38.0
+    min_lon, min_lat, max_lon, max_lat = layer.bbox
+    assert 4.27 < min_lon < max_lon < 4.28 and 52.10 < min_lat < max_lat < 52.12  # around the Kurhaus
+    garage = series["garage-kurhaus:vacant"]
+    assert garage.location == (4.2772, 52.1104) and garage.metric == "parking_vacant"
+    assert 0 <= garage.latest_value <= 400 and series["garage-kurhaus:capacity"].latest_value == 400
+    assert series["tram-kurhaus:arrivals"].location == (4.28, 52.1102)
+    assert {series[f"weather:{m}"].location for m in ("temperature", "precipitation", "wind_speed")} == {None}
+    assert series["weather:temperature"].unit == "°C"
+    assert series["cam-de-pier"].location is None

@@ -109,15 +109,41 @@ def test_demo_walkthrough(browser, demo):
     markers = page.locator(".area-marker").all_inner_texts()
     assert any("Boulevard" in text for text in markers)
     assert page.locator("#area-list .area-item").count() == len(markers)
+    # Map layers from the located demo series: the Kurhaus garage and tram stop, and the weather summary.
+    page.wait_for_selector("#map[data-layers-ready=true]")
+    garage = page.locator(".poi-marker.poi-parking")
+    assert garage.count() == 1 and "/ 400" in garage.inner_text()
+    assert page.locator(".poi-marker.poi-transit").count() == 1
+    assert "Parkeergarage Kurhaus" in page.inner_text("#poi-list")
+    page.wait_for_selector("#weather-box:not([hidden]) dd[data-metric=temperature]")
+    assert "°C" in page.inner_text("#weather-box") and "m/s" in page.inner_text("#weather-box")
     op.shot("dashboard-2d")
 
     page.click("#view-3d")
     assert page.get_attribute("#view-3d", "aria-pressed") == "true"
     assert page.get_attribute("#map", "data-mode") == "3d"
+    page.wait_for_selector("#map[data-buildings='6']")  # the demo's buildings around the Kurhaus
     page.wait_for_function("document.querySelector('#map canvas') !== null")
     page.wait_for_timeout(700)  # the camera tilts
     op.shot("dashboard-3d")
+    page.click("#poi-list .poi-item[data-kind=parking]")  # the list flies the map to the garage
+    page.wait_for_timeout(700)
+    op.shot("dashboard-3d-kurhaus")
+    # Layer toggles work from the keyboard: Space on a focused checkbox.
+    page.focus("#layer-buildings")
+    page.keyboard.press("Space")
+    page.wait_for_selector("#map[data-buildings='0']")
+    page.focus("#layer-parking")
+    page.keyboard.press("Space")
+    assert garage.is_hidden() and "Parkeergarage" not in page.inner_text("#poi-list")
+    page.click("#layer-weather")
+    assert page.locator("#weather-box").is_hidden()
+    op.shot("dashboard-3d-layers-off")
+    for toggle in ("#layer-buildings", "#layer-parking", "#layer-weather"):
+        page.check(toggle)
+    page.wait_for_selector("#map[data-buildings='6']")
     page.click("#view-2d")
+    assert page.get_attribute("#map", "data-buildings") == "0"  # blocks only in 3D
 
     page.click("#area-list .area-item[data-slug=de-pier]")
     page.wait_for_selector("#area-panel:not([hidden]) #area-chart svg")
@@ -255,6 +281,33 @@ def test_demo_walkthrough(browser, demo):
     apage.click("#import-run")
     apage.wait_for_selector("#area-table tbody tr[data-slug=beach-entrance]")
     admin.shot("settings-areas-imported")
+
+    # Building footprints for the 3D map: the demo's six are listed; an upload replaces them.
+    apage.wait_for_selector("#buildings-current:has-text('Buildings on the 3D map: 6,')")
+    footprints = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"hoogte": 18},
+                "geometry": collection["features"][0]["geometry"],
+            }
+        ],
+    }
+    apage.set_input_files(
+        "#buildings-file",
+        files=[
+            {
+                "name": "panden.geojson",
+                "mimeType": "application/geo+json",
+                "buffer": json.dumps(footprints).encode(),
+            }
+        ],
+    )
+    apage.click("#buildings-upload")
+    apage.wait_for_selector("#buildings-form .form-status:has-text('hoogte (1)')")
+    apage.wait_for_selector("#buildings-current:has-text('Buildings on the 3D map: 1,')")
+    admin.shot("settings-buildings-uploaded")
 
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=7)
     rows = [f"rehearsal-cam,{(start + timedelta(hours=h)).isoformat()},{100 + h}" for h in range(24 * 7)]

@@ -22,7 +22,9 @@
 
   var state = {
     geojson: null, offset: 0, selected: null, mode3d: false, bands: null, history: null,
-    forecasts: {}, statuses: {}, markers: {}, map: null, mapReady: false, parents: {}
+    forecasts: {}, statuses: {}, markers: {}, map: null, mapReady: false, parents: {},
+    buildings: null, pois: [], poiMarkers: {}, weather: {},
+    layers: { buildings: true, transit: true, parking: true, weather: true }
   };
 
   function $(id) { return document.getElementById(id); }
@@ -169,6 +171,14 @@
       ["quiet", "busy", "very_busy", "crowded", "critical", "none"].forEach(function (level) {
         map.addImage("pat-" + level, patternImage(level));
       });
+      map.addSource("buildings", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+      map.addLayer({
+        id: "buildings-3d", type: "fill-extrusion", source: "buildings", layout: { visibility: "none" },
+        paint: {
+          "fill-extrusion-color": "#9ea3a8", "fill-extrusion-height": ["get", "height"],
+          "fill-extrusion-base": 0, "fill-extrusion-opacity": 0.9
+        }
+      });
       map.addSource("areas", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
       map.addLayer({
         id: "areas-fill", type: "fill", source: "areas", filter: ["!", ["get", "is_parent"]],
@@ -198,6 +208,8 @@
       });
       state.mapReady = true;
       render(true);
+      renderBuildings();
+      renderPois();
     });
   }
 
@@ -211,6 +223,7 @@
     map.setLayoutProperty("areas-3d", "visibility", threeD ? "visible" : "none");
     map.setLayoutProperty("areas-fill", "visibility", threeD ? "none" : "visible");
     map.setLayoutProperty("areas-pattern", "visibility", threeD ? "none" : "visible");
+    renderBuildings();
     map.easeTo({ pitch: threeD ? 55 : 0, bearing: threeD ? -20 : 0, duration: 600 });
   }
 
@@ -489,6 +502,194 @@
     $("area-panel").hidden = true;
     render(false);
   }
+
+  /* --- map layers: buildings in 3D, transport stops, parking garages, a weather summary ------------ */
+  var POI_METRICS = ["transit_arrivals", "transit_occupancy", "parking_vacant", "parking_capacity"];
+  var WEATHER_METRICS = ["temperature", "precipitation", "wind_speed"];
+  var LABEL_SUFFIX = / (arrivals|occupancy|vacant spaces|capacity)$/;
+
+  function loadBuildings() {
+    if (!cfg.mayViewBuildings) { return Promise.resolve(); }
+    return api("buildings.geojson").then(function (data) {
+      state.buildings = data;
+      var toggle = $("layer-buildings");
+      toggle.disabled = !data.features.length;
+      toggle.parentNode.title = data.features.length ? "" : S.no_buildings;
+      renderBuildings();
+    }).catch(function () { /* the map works without buildings */ });
+  }
+
+  function renderBuildings() {
+    var count = state.buildings ? state.buildings.features.length : 0;
+    var shown = state.mode3d && state.layers.buildings && count > 0;
+    $("map").dataset.buildings = shown ? String(count) : "0";
+    if (!state.mapReady) { return; }
+    if (state.buildings) { state.map.getSource("buildings").setData(state.buildings); }
+    state.map.setLayoutProperty("buildings-3d", "visibility", shown ? "visible" : "none");
+  }
+
+  /* Stops and garages: the series of one place (same source, facility or position) become one point. */
+  function groupPois(features) {
+    var groups = {};
+    var order = [];
+    features.forEach(function (f) {
+      var p = f.properties;
+      if (POI_METRICS.indexOf(p.metric) < 0) { return; }
+      var kind = p.metric.indexOf("parking") === 0 ? "parking" : "transit";
+      var id = kind + "|" + p.source + "|" + (p.facility || f.geometry.coordinates.join(","));
+      if (!groups[id]) {
+        groups[id] = { id: id, kind: kind, coordinates: f.geometry.coordinates, name: "", values: {} };
+        order.push(id);
+      }
+      var group = groups[id];
+      group.values[p.metric] = p;
+      if (!group.name || p.metric === "transit_arrivals" || p.metric === "parking_vacant") {
+        group.name = (p.name || p.facility || p.key).replace(LABEL_SUFFIX, "");
+      }
+    });
+    return order.map(function (id) { return groups[id]; });
+  }
+
+  function ageText(iso) {
+    return iso ? Math.round((Date.now() - Date.parse(iso)) / 60000) + " " + S.minutes_old : S.no_data;
+  }
+
+  function poiText(poi) {
+    var v = poi.values;
+    if (poi.kind === "parking") {
+      var vacant = v.parking_vacant, capacity = v.parking_capacity;
+      if (!vacant || vacant.latest_value === null) { return S.no_data; }
+      var text = vacant.latest_value === 0 ? S.full : S.free + " " + Math.round(vacant.latest_value);
+      if (capacity && capacity.latest_value !== null) { text += " / " + Math.round(capacity.latest_value); }
+      return text;
+    }
+    var bits = [];
+    if (v.transit_arrivals && v.transit_arrivals.latest_value !== null) {
+      bits.push(Math.round(v.transit_arrivals.latest_value) + " " + S.arrivals);
+    }
+    if (v.transit_occupancy && v.transit_occupancy.latest_value !== null) {
+      bits.push(S.occupancy + " " + Math.round(v.transit_occupancy.latest_value) + " %");
+    }
+    return bits.length ? bits.join(" · ") : S.no_data;
+  }
+
+  function poiMain(poi) {
+    return poi.values[poi.kind === "parking" ? "parking_vacant" : "transit_arrivals"] ||
+      poi.values[Object.keys(poi.values)[0]];
+  }
+
+  function renderPois() {
+    var seen = {};
+    var visible = 0;
+    state.pois.forEach(function (poi) {
+      var main = poiMain(poi);
+      var stale = !main || main.stale;
+      var on = state.layers[poi.kind];
+      if (state.mapReady) {
+        seen[poi.id] = true;
+        var marker = state.poiMarkers[poi.id];
+        if (!marker) {
+          // The list beside the map says the same in words: the marker is a picture of it.
+          var node = el("div", { className: "poi-marker poi-" + poi.kind, "aria-hidden": "true" });
+          marker = new maplibregl.Marker({ element: node, anchor: "bottom-left" }).setLngLat(poi.coordinates).addTo(state.map);
+          node.removeAttribute("tabindex");
+          state.poiMarkers[poi.id] = marker;
+        }
+        var element = marker.getElement();
+        element.classList.toggle("stale", stale);
+        element.classList.toggle("full", poi.kind === "parking" && !!main && main.latest_value === 0);
+        element.hidden = !on;
+        element.replaceChildren(
+          el("span", { className: "poi-icon", text: poi.kind === "parking" ? "P" : "T" }),
+          el("span", { className: "poi-text", text: poiText(poi) })
+        );
+        element.title = poi.name;
+      }
+      if (on) { visible += 1; }
+    });
+    Object.keys(state.poiMarkers).forEach(function (id) {
+      if (!seen[id]) { state.poiMarkers[id].remove(); delete state.poiMarkers[id]; }
+    });
+    $("map").dataset.pois = String(visible);
+    renderPoiList();
+  }
+
+  function renderPoiList() {
+    var panel = $("poi-panel");
+    if (!panel) { return; }
+    var pois = state.pois.filter(function (poi) { return state.layers[poi.kind]; });
+    panel.hidden = !pois.length;
+    var list = $("poi-list");
+    list.replaceChildren.apply(list, pois.map(function (poi) {
+      var main = poiMain(poi);
+      var stale = !main || main.stale;
+      var go = el("button", { type: "button", className: "poi-item", dataset: { kind: poi.kind } }, [
+        el("span", { className: "poi-icon poi-" + poi.kind, text: poi.kind === "parking" ? "P" : "T", "aria-hidden": "true" }),
+        el("span", { className: "visually-hidden", text: poi.kind === "parking" ? S.parking_garage + ": " : S.stop + ": " }),
+        el("span", { text: poi.name }),
+        el("span", { className: "muted-inline", text: poiText(poi) + (stale ? " · " + S.stale : "") +
+          " · " + ageText(main && main.latest_time) })
+      ]);
+      go.addEventListener("click", function () {
+        if (state.mapReady) { state.map.easeTo({ center: poi.coordinates, zoom: Math.max(state.map.getZoom(), 17) }); }
+      });
+      return el("li", {}, [go]);
+    }));
+  }
+
+  function pickWeather(series) {
+    // The freshest series of each weather metric.
+    series.forEach(function (s) {
+      if (WEATHER_METRICS.indexOf(s.metric) < 0 || s.latest_value === null || !s.latest_time) { return; }
+      var have = state.weather[s.metric];
+      if (!have || Date.parse(s.latest_time) > Date.parse(have.latest_time)) { state.weather[s.metric] = s; }
+    });
+  }
+
+  function loadLayers(withWeather) {
+    if (!cfg.mayViewHistory) { return Promise.resolve(); }
+    var metrics = POI_METRICS.concat(WEATHER_METRICS).join(",");
+    return api("series.geojson?metric=" + metrics).then(function (data) {
+      state.pois = groupPois(data.features);
+      renderPois();
+      if (!withWeather) { return null; }
+      state.weather = {};
+      pickWeather(data.features.map(function (f) { return f.properties; }));
+      // Weather without a position (one station for the whole town) is not in the map layer: ask the list.
+      var missing = WEATHER_METRICS.filter(function (m) { return !state.weather[m]; });
+      return Promise.all(missing.map(function (m) {
+        return api("series/?page_size=50&metric=" + m).then(function (list) { pickWeather(list.results || list); });
+      })).then(renderWeather);
+    }).catch(function () { /* the areas carry on; the next refresh tries again */ });
+  }
+
+  function renderWeather() {
+    var box = $("weather-box");
+    var rows = [["temperature", S.temperature], ["precipitation", S.precipitation], ["wind_speed", S.wind]];
+    var items = [];
+    var newest = null;
+    rows.forEach(function (row) {
+      var s = state.weather[row[0]];
+      if (!s) { return; }
+      var value = Math.round(s.latest_value * 10) / 10;
+      items.push(el("dt", { text: row[1] }), el("dd", { dataset: { metric: row[0] }, text: value.toLocaleString(cfg.language) + " " + s.unit }));
+      if (!newest || Date.parse(s.latest_time) > Date.parse(newest)) { newest = s.latest_time; }
+    });
+    if (newest) { items.push(el("dt", { text: S.as_of }), el("dd", { text: shortFmt.format(new Date(newest)) })); }
+    $("weather-values").replaceChildren.apply($("weather-values"), items);
+    box.hidden = !items.length || !state.layers.weather;
+  }
+
+  ["buildings", "transit", "parking", "weather"].forEach(function (name) {
+    var toggle = $("layer-" + name);
+    if (!toggle) { return; }  // roles without the series see buildings only
+    toggle.addEventListener("change", function (event) {
+      state.layers[name] = event.target.checked;
+      if (name === "buildings") { renderBuildings(); }
+      else if (name === "weather") { renderWeather(); }
+      else { renderPois(); }
+    });
+  });
 
   /* --- alerts ------------------------------------------------------------------------------------- */
   function loadAlerts() {
@@ -787,9 +988,13 @@
     return loadActions();
   });
   loadAlerts();
+  Promise.all([loadBuildings(), loadLayers(true)]).then(function () { $("map").dataset.layersReady = "true"; });
+  var ticks = 0;
   window.setInterval(function () {
+    ticks += 1;
     loadAreas(false);
     loadAlerts();
     loadActions();
+    loadLayers(ticks % 4 === 0);  // the weather changes slowly: every fourth refresh
   }, cfg.refreshSeconds * 1000);
 })();

@@ -191,6 +191,40 @@
     }
     loadAreas();
     drawPage(drawn, loadAreas);
+    buildingsPart();
+  }
+
+  /* Building footprints for the 3D map: one GeoJSON file replaces the tenant's buildings. */
+  function buildingsPart() {
+    var form = $("buildings-form");
+    function showCurrent() {
+      return api("buildings.geojson").then(function (layer) {
+        var count = layer.features.length;
+        $("buildings-current").textContent = count
+          ? S.buildings_count + " " + count.toLocaleString(cfg.language) + ", " + S.uploaded + " " + fmtTime(layer.uploaded_at) + "."
+          : S.buildings_none;
+      }).catch(function () { $("buildings-current").textContent = S.load_error; });
+    }
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      C.clearErrors(form);
+      C.setStatus(form, "");
+      var file = $("buildings-file").files[0];
+      if (!file) { C.showProblem(form, { detail: S.choose_file }); return; }
+      $("buildings-upload").disabled = true;
+      file.text().then(function (text) {
+        try { JSON.parse(text); } catch (e) { throw { problem: { detail: S.not_json + " " + e.message } }; }
+        return api("buildings.geojson", { method: "PUT", body: text, contentType: "application/geo+json" });
+      }).then(function (result) {
+        var keys = Object.keys(result.height_keys).map(function (key) { return key + " (" + result.height_keys[key] + ")"; });
+        C.setStatus(form, S.buildings_saved + " " + result.feature_count.toLocaleString(cfg.language) +
+          (keys.length ? "; " + S.heights_from + " " + keys.join(", ") : "") + ".");
+        return showCurrent();
+      }).catch(function (error) { C.showProblem(form, error.problem); }).then(function () {
+        $("buildings-upload").disabled = false;
+      });
+    });
+    showCurrent();
   }
 
   /* Draw an area: click to add corners on a MapLibre map, then save it as a new permanent area. */

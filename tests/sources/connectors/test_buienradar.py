@@ -42,8 +42,9 @@ def feed(body: bytes, content_type: str = "application/json") -> Payload:
 
 
 def station_readings(
-    station: str, name: str, time: datetime, temperature, precipitation, wind
+    station: str, name: str, time: datetime, temperature, precipitation, wind, *, location=None
 ) -> list[Reading]:
+    """The station's readings; ``location`` is its (lon, lat) from the feed, given to each series."""
     rows = [
         ("temperature", "temperature", "°C", "temperature", temperature),
         ("precipitation", "precipitation", "mm/h", "precipitation", precipitation),
@@ -51,7 +52,7 @@ def station_readings(
     ]
     return [
         Reading(key=f"{station}:{suffix}", metric=metric, time=time, value=value, unit=unit,
-                name=f"{name} {label}", facility=station)
+                name=f"{name} {label}", facility=station, location=location)
         for suffix, metric, unit, label, value in rows
         if value is not None
     ]  # fmt: skip
@@ -85,7 +86,7 @@ FORECAST_DEC = forecast_readings(
     ]
 )
 VOORSCHOTEN_DEC = station_readings(
-    "6215", "Voorschoten", datetime(2019, 12, 15, 13, tzinfo=UTC), 8.5, 0.0, 8.2
+    "6215", "Voorschoten", datetime(2019, 12, 15, 13, tzinfo=UTC), 8.5, 0.0, 8.2, location=(4.43, 52.12)
 )
 
 
@@ -115,7 +116,7 @@ def test_parse_configured_station_with_a_missing_field_warns():
     result = make_connector({"station_id": 6257}).parse(feed(FEED_DEC))
 
     assert result.readings[:2] == station_readings(
-        "6257", "Wijk aan Zee", datetime(2019, 12, 15, 13, tzinfo=UTC), 9.3, 0.0, None
+        "6257", "Wijk aan Zee", datetime(2019, 12, 15, 13, tzinfo=UTC), 9.3, 0.0, None, location=(4.6, 52.5)
     )
     assert result.warnings == ["Station 6257 (Wijk aan Zee): no 'windspeed' in the feed; not stored."]
 
@@ -125,7 +126,7 @@ def test_parse_older_capture_with_null_fields_warns():
 
     # 21:00 Dutch winter time is 20:00 UTC.
     assert result.readings[:2] == station_readings(
-        "6242", "Vlieland", datetime(2019, 2, 4, 20, tzinfo=UTC), 5.1, None, 12.74
+        "6242", "Vlieland", datetime(2019, 2, 4, 20, tzinfo=UTC), 5.1, None, 12.74, location=(4.92, 53.25)
     )
     assert result.warnings == ["Station 6242 (Vlieland): 'precipitation' is null; not stored."]
     assert result.readings[2:] == forecast_readings(
@@ -314,6 +315,12 @@ def test_fetch_stores_series_and_observations_once(tenant_a, httpserver):
         stored = {(o.series.key, o.time, o.value) for o in Observation.objects.select_related("series")}
         assert stored == {(r.key, r.time, r.value) for r in VOORSCHOTEN_DEC + FORECAST_DEC}
         assert series["forecast:temperature_max"].latest_value == 11.0  # the last forecast day
+        # The station's series sit at the station (lon, lat from the feed); the national forecast nowhere.
+        assert {k: s.location for k, s in series.items() if s.location} == {
+            "6215:temperature": (4.43, 52.12),
+            "6215:precipitation": (4.43, 52.12),
+            "6215:wind_speed": (4.43, 52.12),
+        }
         source.refresh_from_db()
         assert source.last_data_at == datetime(2019, 12, 15, 13, tzinfo=UTC)  # measured, not forecast
         assert source.last_error == ""

@@ -86,6 +86,8 @@ def test_parse_trip_updates():
         ("Den Haag, Zwarte Pad arrivals", "2431003"),
         ("Den Haag, Gevers Deynootplein arrivals", "2431002"),
     ]
+    # Each stop's series is placed at the stop: (lon, lat) from the config.
+    assert [r.location for r in result.readings] == [(4.2732, 52.1121), (4.2790, 52.1160), (4.2760, 52.1105)]
     assert result.warnings == [DELAY_ONLY]
 
 
@@ -96,6 +98,7 @@ def test_parse_vehicle_positions():
 
     # Zwarte Pad's vehicle sends no occupancy: no reading rather than 0 %.
     assert _rows(result.readings) == OCCUPANCY
+    assert [r.location for r in result.readings] == [(4.2732, 52.1121), (4.2760, 52.1105)]
     assert result.warnings == []
 
 
@@ -234,6 +237,10 @@ def test_fetch_stores_readings_once(tenant_a, feeds):
         assert sorted((s.key, s.metric, s.unit, s.area.slug, s.facility) for s in series) == sorted(
             (key, metric, unit, area, key.split(":")[0]) for key, metric, unit, _, _, area in expected
         )
+        stops_txt = {"2431001": (4.2732, 52.1121), "2431002": (4.276, 52.1105), "2431003": (4.279, 52.116)}
+        assert {s.key: s.location for s in series} == {
+            key: stops_txt[key.split(":")[0]] for key, *_ in expected
+        }  # from stops.txt's stop_lon and stop_lat
         stored = Observation.objects.filter(series__source=source).select_related("series")
         assert sorted((o.series.key, o.time, o.value) for o in stored) == sorted(
             (key, time, value) for key, _, _, time, value, _ in expected

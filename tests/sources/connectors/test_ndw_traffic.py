@@ -162,6 +162,8 @@ def test_fetch_stores_readings_once(tenant_a, ndw_source):
             (key, time, value) for key, _, _, time, value in EXPECTED
         )
         assert series["GAD02_Amstd_34_0:vehicle_flow"].latest_value == 840.0
+        # trafficspeed.xml has no coordinates (they are in the separate measurement site table): no location.
+        assert all(s.location is None for s in series.values())
 
         again = source_fetch(source=source)
 

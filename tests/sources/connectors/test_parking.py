@@ -288,6 +288,8 @@ def test_fetch_stores_readable_facilities_and_skips_refusals(tenant_a, httpserve
             f"{DUINRAND}:vacant": ("parking_vacant", "spaces", "P+R Duinrand vacant spaces", DUINRAND),
             f"{DUINRAND}:capacity": ("parking_capacity", "spaces", "P+R Duinrand capacity", DUINRAND),
         }
+        # SPDP 2.0 dynamic documents carry no coordinates, so the series have no location (an admin sets it).
+        assert {s.location for s in Series.objects.filter(source=source)} == {None}
         stored = {(o.series.key, o.time, o.value) for o in Observation.objects.select_related("series")}
         assert stored == {(r.key, r.time, r.value) for r in BOULEVARD_READINGS + DUINRAND_READINGS}
 
