@@ -8,6 +8,7 @@ the future), and planned events (expected attendance spread over the event's zon
 """
 
 import logging
+import statistics
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -88,7 +89,12 @@ def area_history(*, tenant: Tenant, areas: list[Area], start: datetime, end: dat
 
 
 def weather_covariates(*, tenant: Tenant, start: datetime, end: datetime) -> dict[str, tuple] | None:
-    """Hourly temperature and precipitation: observed where measured, the daily forecast ahead."""
+    """Hourly temperature and precipitation as one value per local day, the same kind for past and future.
+
+    The future is only known as a daily forecast (maximum temperature, total rain), so the past is given
+    the same way: each day's maximum of the measured hourly temperature and its mean rain rate, spread
+    over the day's hours. A day with a forecast uses the forecast (what was expected that day).
+    """
     wanted = {
         "temperature": "temperature",
         "precipitation": "precipitation",
@@ -101,22 +107,33 @@ def weather_covariates(*, tenant: Tenant, start: datetime, end: datetime) -> dic
     if not series:
         return None
     tz = ZoneInfo(tenant.time_zone)
+
+    def local_day(moment: datetime) -> datetime:
+        return moment.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+
     measured = _hourly_means([s.pk for m, s in series.items() if not m.startswith("forecast_")], start, end)
-    values: dict[str, dict[datetime, float]] = {"temperature": {}, "precipitation": {}}
+    daily: dict[str, dict[datetime, float]] = {"temperature": {}, "precipitation": {}}
     for metric, s in series.items():
-        name = wanted[metric]
         if metric.startswith("forecast_"):
-            # A daily forecast: spread over the local day it describes (precipitation per hour).
+            continue
+        per_day: dict[datetime, list[float]] = defaultdict(list)
+        for moment, value in measured.get(s.pk, {}).items():
+            per_day[local_day(moment)].append(value)
+        summary = max if wanted[metric] == "temperature" else statistics.fmean
+        daily[wanted[metric]].update({day: summary(values) for day, values in per_day.items()})
+    for metric, s in series.items():
+        if metric.startswith("forecast_"):
             for o in Observation.objects.filter(series=s, time__gte=start, time__lt=end + timedelta(days=6)):
-                day = o.time.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-                for hour in range(24):
-                    moment = (day + timedelta(hours=hour)).astimezone(UTC)
-                    value = o.value / 24 if name == "precipitation" else o.value
-                    values[name].setdefault(moment, value)  # measured values, filled first, win
-        else:
-            values[name].update(measured.get(s.pk, {}))
+                value = o.value / 24 if wanted[metric] == "precipitation" else o.value  # mm a day -> mm/h
+                daily[wanted[metric]][local_day(o.time)] = value
     covariates = {}
-    for name, hourly in values.items():
+    for name, days in daily.items():
+        hourly = {}
+        for day, value in days.items():
+            for hour in range(25):  # 25: a day with the autumn clock change
+                moment = (day + timedelta(hours=hour)).astimezone(UTC)
+                if local_day(moment) == day:
+                    hourly[moment] = value
         if hourly:
             times = sorted(hourly)
             covariates[name] = (times, [hourly[t] for t in times])

@@ -6,7 +6,7 @@ summer and in winter alike, so hour of day and weekday must follow the wall cloc
 
 Public holidays come from ``holidays.Netherlands`` (public and optional categories: the optional one
 adds Liberation Day in the years it is not a public holiday, when festivals still draw crowds).
-School holidays come from the same package's ``school`` category (available since holidays 0.80,
+School holidays come from the same package's ``school`` category (present in the pinned holidays 0.109,
 regions Noord, Midden and Zuid, years 2014-2030, following the Regeling vaststelling
 schoolvakanties of the Ministry of Education); outside those years the school feature is 0.
 """

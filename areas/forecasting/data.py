@@ -6,7 +6,7 @@ on a whole hour: the value of hour T is the count for [T, T+1h). Values are non-
 NaN (or a missing hour) is a gap.
 
 Internally all series are laid out one after another in one flat array on a regular hourly grid,
-each preceded by ``PAD`` empty (NaN) slots. Every look-back the features take (at most five weeks)
+each preceded by ``PAD`` empty (NaN) slots. Every look-back taken at a point (at most nine weeks)
 therefore lands either inside the same series or in its padding, so lags, rolling windows and
 seasonal means are plain vectorised index arithmetic over all series at once.
 """
@@ -36,7 +36,11 @@ def to_epoch_hours(timestamps: Timestamps, *, what: str = "timestamps") -> np.nd
 
     Raises ValueError when a timestamp is not on a whole hour (the engine works on hourly data).
     """
-    if isinstance(timestamps, np.ndarray) and np.issubdtype(timestamps.dtype, np.datetime64):
+    if not isinstance(timestamps, np.ndarray):
+        timestamps = np.asarray(timestamps, dtype=object) if len(timestamps) else np.zeros(0, "datetime64[h]")
+        if timestamps.size and all(isinstance(t, np.datetime64) for t in timestamps):
+            timestamps = timestamps.astype("datetime64[ns]")
+    if np.issubdtype(timestamps.dtype, np.datetime64):
         ns = timestamps.astype("datetime64[ns]").astype(np.int64)
     else:
         ns = np.array([_datetime_ns(t) for t in timestamps], dtype=np.int64)
@@ -114,9 +118,9 @@ class Panel:
         self.holiday, self.school, self.school_own = day_flags(days, self.region)
         observed = ~np.isnan(self.y)
         filled = np.where(observed, self.y, 0.0)
-        self.cum_n = np.concatenate([[0], np.cumsum(observed)])
-        self.cum_y = np.concatenate([[0.0], np.cumsum(filled)])
-        self.cum_y2 = np.concatenate([[0.0], np.cumsum(filled * filled)])
+        self.cum_n = self.cumulative(observed.astype(float))
+        self.cum_y = self.cumulative(filled)
+        self.cum_y2 = self.cumulative(filled * filled)
 
     @property
     def size(self) -> int:
@@ -126,9 +130,23 @@ class Panel:
         """Flat index of ``hour`` in series ``series`` (it must lie on the series' grid)."""
         return int(self.first[series] + (hour - self.hours[self.first[series]]))
 
+    def cumulative(self, values: np.ndarray) -> np.ndarray:
+        """Running sums for :meth:`window`: entry i + 1 sums ``values`` from the series' first slot to i.
+
+        Restarting per series (rather than one running sum over all) keeps every window sum exactly
+        independent of other series and of anything after its last slot, to the last bit.
+        """
+        out = np.zeros(values.size + 1)
+        for lo, hi in zip(self.seg_lo, self.end, strict=True):
+            out[lo + 1 : hi + 1] = np.cumsum(values[lo:hi])
+        return out
+
     def window(self, cum: np.ndarray, o: np.ndarray, width: int) -> np.ndarray:
-        """Sum of ``cum``'s underlying array over the slots (o - width, o], never crossing series."""
-        lower = np.maximum(o - width, self.seg_lo[self.sid[o]] - 1)
+        """Sum over the slots (o - width, o] from :meth:`cumulative` sums, never crossing series.
+
+        The window is clipped at the series' first slot, which is padding and holds nothing.
+        """
+        lower = np.maximum(o - width, self.seg_lo[self.sid[o]])
         return cum[o + 1] - cum[lower + 1]
 
     def seasonal_index(self, t: np.ndarray, lag: int) -> np.ndarray:

@@ -48,7 +48,9 @@ BASE_FEATURES = (
     "profile_x_deviation_3h",
     "profile_x_deviation_24h",
     "profile_x_deviation_7d",
-    "log_level",
+    "anomaly_at_origin",
+    "profile_plus_anomaly",
+    "change_last_hour",
 )
 EVENT_FEATURES = ("event_attendance", "event_attendance_week_before")
 
@@ -56,7 +58,10 @@ EVENT_FEATURES = ("event_attendance", "event_attendance_week_before")
 def feature_names(covariate_names: tuple[str, ...], uses_events: bool) -> tuple[str, ...]:
     """Column names of :func:`feature_matrix`, in order."""
     events = EVENT_FEATURES if uses_events else ()
-    return BASE_FEATURES + events + tuple(f"covariate:{name}" for name in covariate_names)
+    covariates = tuple(
+        f"{name}_{kind}" for name in covariate_names for kind in ("vs_last_4_weeks", "vs_week_before")
+    )
+    return BASE_FEATURES + events + covariates
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -155,8 +160,8 @@ def _how4_at_slots(panel: Panel) -> np.ndarray:
         # Cumulative sums of actual and profile over the slots where both exist: their windowed
         # ratio says how much busier than usual the last hours were (the weather of today, say).
         both = ~np.isnan(cached) & ~np.isnan(panel.y)
-        panel._cum_dev_y = np.concatenate([[0.0], np.cumsum(np.where(both, panel.y, 0.0))])
-        panel._cum_dev_p = np.concatenate([[0.0], np.cumsum(np.where(both, cached, 0.0))])
+        panel._cum_dev_y = panel.cumulative(np.where(both, panel.y, 0.0))
+        panel._cum_dev_p = panel.cumulative(np.where(both, cached, 0.0))
     return cached
 
 
@@ -178,7 +183,7 @@ def feature_matrix(
     week_sum, _, week_count = lag_stats(panel, t, h, (168, 336, 504, 672))
     weeks = np.column_stack([gather(panel, t, h, 168 * k) for k in range(1, 9)])
     known = (~np.isnan(weeks)).sum(axis=1)
-    # nanmedian without the all-NaN warning: rows without a value are filled and masked afterwards.
+    # Not np.nanmedian: it warns on rows without any value (a gap four weeks running), so mask those.
     median_4w = np.where((~np.isnan(weeks[:, :4])).any(axis=1), _nanmedian(weeks[:, :4]), np.nan)
     mean_8w = _ratio(np.nansum(weeks, axis=1), known.astype(float))
     mean_3h, _ = window_mean(panel, o, 3)
@@ -186,6 +191,7 @@ def feature_matrix(
     mean_7d, _ = window_mean(panel, o, 168)
     profile = _ratio(week_sum, week_count) / scale
     deviations = [deviation(panel, o, width) for width in (3, 24, 168)]
+    anomaly = (panel.y[o] - _how4_at_slots(panel)[o]) / scale  # additive: busier than usual right now
     columns = [
         h,
         panel.local_hour[t],
@@ -210,13 +216,39 @@ def feature_matrix(
         # Trees approximate products poorly, so hand them "the usual for this hour, scaled by how
         # busy it has been lately": the classic ratio-to-profile persistence forecast.
         *(profile * d for d in deviations),
-        np.log10(scale),
+        anomaly,
+        profile + anomaly,
+        (panel.y[o] - panel.y[o - 1]) / scale,
     ]
     if uses_events:
         columns += [panel.attendance[t] / scale, panel.attendance[week] / scale]
     for column in range(len(covariate_names)):
-        columns.append(panel.covariates[t, column])
+        columns += _covariate_columns(panel, column, t, o, week)
     return np.column_stack([np.asarray(c, dtype=float) for c in columns]), scale
+
+
+def _covariate_columns(panel: Panel, column: int, t: np.ndarray, o: np.ndarray, week: np.ndarray) -> list:
+    """A covariate at the target as departures: from its mean over the four weeks before the origin,
+    and from its value at the same local hour a week before the target.
+
+    Not the raw value: temperature climbs from winter to summer, so a booster trained on January to
+    May meets June temperatures it never saw and extrapolates its warmest days (24 h ratio 1.4
+    instead of 0.73 on one generated set). The target is scaled by the level of the last four weeks
+    and the weekly lag is a feature, so "warmer than lately" and "warmer than a week ago" are what
+    explain it; both stay in range whatever the season.
+    """
+    values = panel.covariates[:, column]
+    cache = getattr(panel, "_covariate_cumulative", {})
+    if column not in cache:
+        known = ~np.isnan(values)
+        cache[column] = (
+            panel.cumulative(np.where(known, values, 0.0)),
+            panel.cumulative(known.astype(float)),
+        )
+        panel._covariate_cumulative = cache
+    total, count = cache[column]
+    recent = _ratio(panel.window(total, o, LEVEL_HOURS), panel.window(count, o, LEVEL_HOURS))
+    return [values[t] - recent, values[t] - values[week]]
 
 
 def _nanmedian(values: np.ndarray) -> np.ndarray:

@@ -42,17 +42,36 @@ def _bump(hour: np.ndarray, centre: float, width: float) -> np.ndarray:
     return np.exp(-((distance / width) ** 2))
 
 
-# Daily shapes (share of the daily peak by local hour) and weekday factors (Monday first).
-KINDS = {
-    "shopping": (lambda hr: 0.02 + _bump(hr, 15.5, 3.2) + 0.2 * _bump(hr, 12.5, 1.5), (0.8, 0.85, 0.9, 1.0, 1.15, 1.45, 0.8)),
-    "nightlife": (lambda hr: 0.08 + 0.35 * _bump(hr, 15.0, 4.0) + _bump(hr, 22.0, 2.2), (0.6, 0.65, 0.7, 0.8, 1.2, 1.5, 0.9)),
-    "station": (lambda hr: 0.03 + _bump(hr, 8.0, 1.1) + 0.8 * _bump(hr, 17.3, 1.4) + 0.25 * _bump(hr, 12.5, 3.0), (1.0, 1.05, 1.0, 1.0, 0.95, 0.55, 0.45)),
-    "park": (lambda hr: 0.01 + _bump(hr, 14.5, 3.0), (0.6, 0.6, 0.75, 0.6, 0.7, 1.5, 1.7)),
-    "market": (lambda hr: 0.03 + 0.6 * _bump(hr, 14.0, 3.5), (0.8, 0.8, 1.0, 0.8, 0.9, 1.2, 0.7)),
-}  # fmt: skip
-DISPERSION = 5.5
+# Daily shapes: share of the daily peak by local hour.
+SHAPES = {
+    "shopping": lambda hr: 0.02 + _bump(hr, 15.5, 3.2) + 0.2 * _bump(hr, 12.5, 1.5),
+    "nightlife": lambda hr: 0.08 + 0.35 * _bump(hr, 15.0, 4.0) + _bump(hr, 22.0, 2.2),
+    "station": lambda hr: (
+        0.03 + _bump(hr, 8.0, 1.1) + 0.8 * _bump(hr, 17.3, 1.4) + 0.25 * _bump(hr, 12.5, 3.0)
+    ),
+    "park": lambda hr: 0.01 + _bump(hr, 14.5, 3.0),
+    "market": lambda hr: 0.03 + 0.6 * _bump(hr, 14.0, 3.5),
+}
+KINDS = tuple(SHAPES)
+# Weekday factors, Monday first.
+WEEKLY = {
+    "shopping": (0.8, 0.85, 0.9, 1.0, 1.15, 1.45, 0.8),
+    "nightlife": (0.6, 0.65, 0.7, 0.8, 1.2, 1.5, 0.9),
+    "station": (1.0, 1.05, 1.0, 1.0, 0.95, 0.55, 0.45),
+    "park": (0.6, 0.6, 0.75, 0.6, 0.7, 1.5, 1.7),
+    "market": (0.8, 0.8, 1.0, 0.8, 0.9, 1.2, 0.7),
+}
 # How strongly a kind of place follows warm weather and shuns rain.
-WEATHER = {"shopping": (0.15, 0.25), "nightlife": (0.2, 0.2), "station": (0.03, 0.05), "park": (0.9, 0.8), "market": (0.3, 0.4)}  # fmt: skip
+WEATHER = {
+    "shopping": (0.15, 0.25),
+    "nightlife": (0.2, 0.2),
+    "station": (0.03, 0.05),
+    "park": (0.9, 0.8),
+    "market": (0.3, 0.4),
+}
+HOLIDAY = {"station": 0.45, "shopping": 0.8, "nightlife": 1.25, "park": 1.5, "market": 0.9}
+SCHOOL = {"station": 0.85, "park": 1.3, "shopping": 1.1, "nightlife": 1.0, "market": 1.05}
+DISPERSION = 5.5
 
 
 def _grid(start: str, weeks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +136,7 @@ def generate(
     for number in range(sensors):
         name = f"sensor-{number + 1:02d}"
         if style == "pedestrian":
-            kind = list(KINDS)[number % len(KINDS)]
+            kind = KINDS[number % len(KINDS)]
             value, attendance = _pedestrian(
                 rng,
                 kind,
@@ -146,7 +165,7 @@ def generate(
     return Synthetic(series=series, covariates=covariates, events=events)
 
 
-def _events(rng: np.random.Generator, n_hours: int, peak: float, hour_of_day: np.ndarray) -> np.ndarray:
+def _events(rng: np.random.Generator, n_hours: int, peak: float) -> np.ndarray:
     """Attendance per hour: an event every three weeks or so, 3-6 hours, afternoon or evening."""
     attendance = np.zeros(n_hours)
     for _ in range(rng.poisson(n_hours / (24 * 21))):
@@ -162,7 +181,7 @@ def _events(rng: np.random.Generator, n_hours: int, peak: float, hour_of_day: np
 def _pedestrian(
     rng, kind, hour_of_day, weekday, day_index, holiday, school, kings_day, anomaly, temperature, rain
 ):
-    shape, week_factors = KINDS[kind]
+    shape, week_factors = SHAPES[kind], WEEKLY[kind]
     peak = float(rng.choice([300, 800, 1500, 3000]) * rng.uniform(0.7, 1.3))
     hour = hour_of_day.astype(float)
     base = shape(hour)
@@ -173,13 +192,9 @@ def _pedestrian(
     if kind == "market":
         base = base + np.where(np.isin(weekday, (2, 5)), 0.7 * _bump(hour, 11.0, 2.0), 0.0)
     # Holidays: Sunday-like for shops and commuters, and the centre fills on King's Day.
-    holiday_factor = {"station": 0.45, "shopping": 0.8, "nightlife": 1.25, "park": 1.5, "market": 0.9}[kind]
-    week = np.where(
-        holiday > 0, np.asarray(week_factors)[6] * holiday_factor / max(week_factors[6], 0.1), week
-    )
+    week = np.where(holiday > 0, HOLIDAY[kind], week)
     week = np.where(kings_day & (kind in ("shopping", "nightlife", "market")), 2.6, week)
-    school_factor = {"station": 0.85, "park": 1.3, "shopping": 1.1, "nightlife": 1.0, "market": 1.05}[kind]
-    week = week * (1 + (school_factor - 1) * school)
+    week = week * (1 + (SCHOOL[kind] - 1) * school)
     warm, wet = WEATHER[kind]
     comfort = np.clip((temperature - 12) / 10, -1.2, 1.5)
     weather = np.exp(warm * comfort - wet * np.minimum(rain, 3) / 2)
@@ -192,7 +207,7 @@ def _pedestrian(
     for i in range(1, hour.size):
         hour_noise[i] = 0.75 * hour_noise[i - 1] + shocks[i]
     level = peak * base * week * weather * daily * season * day_noise * np.exp(hour_noise)
-    attendance = _events(rng, hour.size, peak, hour_of_day)
+    attendance = _events(rng, hour.size, peak)
     level = level + 0.6 * attendance
     if rng.random() < 0.5:  # recalibrated sensor: counts drop by a fifth from some day on
         step = int(rng.integers(hour.size // 3, hour.size))
@@ -200,8 +215,8 @@ def _pedestrian(
     # Counts are overdispersed: the 3-minute CMSA counts of 20 August 2025 vary about 5.5 times as
     # much as Poisson within an hour (median over sensor-hours with 200+ passers-by), so draw from a
     # negative binomial (Poisson-gamma) with variance 5.5 x mean.
-    shape = np.maximum(level, 1e-6) / (DISPERSION - 1)
-    value = rng.poisson(level * rng.gamma(shape, 1 / shape)).astype(float)
+    gamma_shape = np.maximum(level, 1e-6) / (DISPERSION - 1)
+    value = rng.poisson(level * rng.gamma(gamma_shape, 1 / gamma_shape)).astype(float)
     return value, attendance
 
 
@@ -216,7 +231,7 @@ def _alternative(rng, hour_of_day, weekday, day_index, holiday, temperature):
     trend = np.linspace(0, rng.normal(0, 0.3), hour.size)
     warmth = rng.uniform(-0.3, 0.3) * (temperature - temperature.mean()) / 5
     level = peak * np.exp(harmonics + wander + trend + warmth) * week * (1 + 0.4 * holiday)
-    attendance = _events(rng, hour.size, peak, hour_of_day)
+    attendance = _events(rng, hour.size, peak)
     persistent = np.zeros(hour.size)
     shocks = rng.standard_t(3, hour.size) * 0.05
     for i in range(1, hour.size):
