@@ -11,7 +11,7 @@ from tenants.demo import register_demo_seeder
 
 from .actions import action_create, ensure_default_interventions, incident_create, measure_outcomes
 from .models import ActionLogEntry, Alert, AlertRule, InterventionType
-from .services import alert_rule_save, evaluate_alerts
+from .services import alert_raise, alert_rule_save, evaluate_alerts
 
 RULES = [
     {"name": "Crowded now", "kind": "level_now", "level": "crowded"},
@@ -47,6 +47,14 @@ def seed_alerts(*, tenant, users, stdout) -> None:
     while moment < now - timedelta(minutes=15):
         opened += evaluate_alerts(tenant=tenant, now=moment, historical=True)["opened"]
         moment += timedelta(minutes=15)
+    # An open alert to start from: a report from the field, as a BOA coordinator would phone it in.
+    alert_raise(
+        tenant=tenant,
+        actor=users["operator"],
+        area=Area.objects.get(tenant=tenant, slug="tramhaltes-kurhaus"),
+        message="BOA team reports people queueing onto the tram track at the Kurhaus stop.",
+        level="crowded",
+    )
     for entry in ActionLogEntry.objects.filter(tenant=tenant):
         entry.alerts.set(
             Alert.objects.filter(
