@@ -261,6 +261,9 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
 def seed_areas(*, tenant, users, stdout) -> None:
     """Scheveningen for den-haag; a King's Day event with zones for rotterdam and koningsdag-events."""
     if tenant.slug == "den-haag":
+        if not tenant.public_page_enabled:  # the demo shows the visitor page and register too
+            tenant.public_page_enabled = True
+            tenant.save(update_fields=["public_page_enabled"])
         for spec in SCHEVENINGEN:
             _upsert_area(tenant, spec, kind=AreaKind.PERMANENT)
         stdout.write(f"  {tenant.slug}: {len(SCHEVENINGEN)} Scheveningen areas")
