@@ -1,10 +1,9 @@
 """Celery tasks of the areas app: panel calibration, model training and hourly forecasts."""
 
 from celery import shared_task
-from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
-from tenants.tasks import TenantTask
+from tenants.tasks import TenantTask, for_each_tenant
 
 from .forecasts import refresh_forecasts, train_tenant_model
 from .status import calibrate_panels
@@ -13,11 +12,7 @@ from .status import calibrate_panels
 @shared_task(name="areas.tasks.calibrate_all_panels", ignore_result=True)
 def calibrate_all_panels() -> int:
     """Daily fan-out: refit each tenant's GPS-panel calibration."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        calibrate_tenant_panels.delay(tenant_id)
-    return len(tenant_ids)
+    return for_each_tenant(calibrate_tenant_panels)
 
 
 @shared_task(base=TenantTask, name="areas.tasks.calibrate_tenant_panels", acks_late=True, ignore_result=True)
@@ -29,11 +24,7 @@ def calibrate_tenant_panels(tenant_id: int) -> int:
 @shared_task(name="areas.tasks.train_all_forecast_models", ignore_result=True)
 def train_all_forecast_models() -> int:
     """Nightly fan-out: retrain each tenant's forecasting model."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        train_tenant_forecast_model.delay(tenant_id)
-    return len(tenant_ids)
+    return for_each_tenant(train_tenant_forecast_model)
 
 
 @shared_task(
@@ -50,11 +41,7 @@ def train_tenant_forecast_model(tenant_id: int) -> str:
 @shared_task(name="areas.tasks.refresh_all_forecasts", ignore_result=True)
 def refresh_all_forecasts() -> int:
     """Hourly fan-out: forecast the next 48 hours for every tenant with the model it has."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        refresh_tenant_forecasts.apply_async(args=[tenant_id], expires=3000)
-    return len(tenant_ids)
+    return for_each_tenant(refresh_tenant_forecasts, expires=3000)
 
 
 @shared_task(base=TenantTask, name="areas.tasks.refresh_tenant_forecasts", acks_late=True, ignore_result=True)

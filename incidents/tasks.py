@@ -4,10 +4,9 @@ import logging
 import random
 
 from celery import shared_task
-from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
-from tenants.tasks import TenantTask
+from tenants.tasks import TenantTask, for_each_tenant
 
 from .delivery import email_members, post_webhook
 from .models import Alert, Webhook
@@ -20,11 +19,7 @@ MAX_WEBHOOK_ATTEMPTS = 4
 @shared_task(name="incidents.tasks.evaluate_all_alerts", ignore_result=True)
 def evaluate_all_alerts() -> int:
     """Every minute: one evaluation per tenant."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        evaluate_tenant_alerts.apply_async(args=[tenant_id], expires=55)
-    return len(tenant_ids)
+    return for_each_tenant(evaluate_tenant_alerts, expires=55)
 
 
 @shared_task(
@@ -71,11 +66,7 @@ def deliver_alert_task(
 @shared_task(name="incidents.tasks.measure_all_outcomes", ignore_result=True)
 def measure_all_outcomes() -> int:
     """Every 15 minutes: measure the actions whose window has passed, per tenant."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        measure_tenant_outcomes.apply_async(args=[tenant_id], expires=800)
-    return len(tenant_ids)
+    return for_each_tenant(measure_tenant_outcomes, expires=800)
 
 
 @shared_task(

@@ -6,10 +6,9 @@ from datetime import datetime
 
 from celery import shared_task
 from django.utils import timezone
-from django_scopes import scopes_disabled
 
 from tenants.models import Tenant
-from tenants.tasks import TenantTask
+from tenants.tasks import TenantTask, for_each_tenant
 
 from .dispatch import claim_due_sources
 from .models import Source
@@ -69,11 +68,7 @@ def fetch_source_task(self, tenant_id: int, source_id: int, due_at: str | None =
 @shared_task(name="sources.tasks.purge_old_observations", ignore_result=True)
 def purge_old_observations() -> int:
     """Daily fan-out: one retention purge per tenant."""
-    with scopes_disabled():
-        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
-    for tenant_id in tenant_ids:
-        purge_tenant_observations.delay(tenant_id)
-    return len(tenant_ids)
+    return for_each_tenant(purge_tenant_observations)
 
 
 @shared_task(

@@ -5,6 +5,7 @@ import logging
 from celery import Task, shared_task
 from django.core.cache import cache
 from django.utils import timezone
+from django_scopes import scopes_disabled
 
 from .health import HEARTBEAT_KEY
 from .models import Tenant
@@ -37,6 +38,18 @@ class TenantTask(Task):
             return None
         with tenant_scope(tenant):
             return super().__call__(*args, **kwargs)
+
+
+def for_each_tenant(task, **apply_options) -> int:
+    """Periodic fan-out: enqueue ``task`` once per active tenant, with the tenant id as its argument.
+
+    The one place outside a request or tenant task that lists every tenant.
+    """
+    with scopes_disabled():
+        tenant_ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in tenant_ids:
+        task.apply_async(args=[tenant_id], **apply_options)
+    return len(tenant_ids)
 
 
 @shared_task(name="tenants.tasks.record_heartbeat", ignore_result=True)
