@@ -22,7 +22,9 @@ def test_demo_has_a_living_crowd_picture(db, settings, client):
         assert set(forecasts) >= {"de-pier", "kurhausplein", "strand-scheveningen"}
         assert Incident.objects.filter(tenant__slug="den-haag", kind="overcrowding").exists()
     assert any(a.state == "open" for a in alerts), "an operator logging in finds an alert to act on"
-    afternoon = [a for a in alerts if a.kind != "manual" and 12 <= a.opened_at.astimezone(amsterdam).hour < 19]
+    afternoon = [
+        a for a in alerts if a.kind != "manual" and 12 <= a.opened_at.astimezone(amsterdam).hour < 19
+    ]
     assert afternoon, "an alert fires during the busy afternoon"
     assert len(actions) == 2 and all(a.alerts.exists() for a in actions)
     assert {o.area.slug for o in outcomes} == {"de-pier", "tramhaltes-kurhaus"}
