@@ -41,5 +41,5 @@ def test_healthz_shows_worker_heartbeat(client):
 
     record_heartbeat.apply()
     worker = client.get("/healthz").json()["checks"]["worker"]
-    assert worker["status"] == "ok"
-    assert worker["age_seconds"] < 60
+    assert worker["status"] == "ok"  # "stale" after two minutes without one
+    assert worker["last_heartbeat"]
