@@ -1,7 +1,7 @@
 """Buienradar connector: parse recorded feeds, fetch end to end from a local server, fail clearly."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -100,7 +100,7 @@ def test_parse_takes_the_station_nearest_to_the_areas_and_the_forecast():
     assert result.readings == VOORSCHOTEN_DEC + FORECAST_DEC
     assert all(r.time.tzinfo is not None for r in result.readings)
     # 14:00 Dutch winter time in the feed is 13:00 UTC; forecast days start at local midnight.
-    assert result.readings[0].time.utcoffset().total_seconds() == 3600
+    assert result.readings[0].time.utcoffset() == timedelta(hours=1)
     assert result.readings[3].time == datetime(2019, 12, 15, 23, tzinfo=UTC)
     assert len({r.key for r in result.readings}) == 8
 

@@ -1,7 +1,7 @@
 """ndw_traffic: recorded NDW trafficspeed files, parsed directly and fetched end to end from a local server."""
 
 import gzip
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -77,7 +77,7 @@ def test_parse_recorded_file():
     result = _connector().parse(Payload(body=SUBSET_GZ, url="https://opendata.ndw.nu/trafficspeed.xml.gz"))
 
     assert _rows(result.readings) == EXPECTED
-    assert all(r.time.tzinfo is not None and r.time.utcoffset().total_seconds() == 0 for r in result.readings)
+    assert all(r.time.utcoffset() == timedelta(0) for r in result.readings)  # aware, and UTC
     assert all(r.facility == r.key.split(":")[0] and r.area is None for r in result.readings)
     assert result.readings[0].name == "PZH01_MST_0635_01_01 vehicle flow"
     assert result.warnings == WARNINGS
