@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "sources",
     "areas",
     "incidents",
+    "sta",
+    "configpkg",
     "frontend",
 ]
 

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("areas.api.urls")),
     path("", include("sources.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("configpkg.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
@@ -20,6 +21,7 @@ api_v1 = [
 
 urlpatterns = [
     path("api/v1/", include(api_v1)),
+    path("sta/v1.1/", include("sta.urls")),
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),

@@ -51,6 +51,15 @@ class Tenant(models.Model):
             "blank: no base map (closed networks)."
         ),
     )
+    mfa_required_for_all = models.BooleanField(
+        default=False,
+        help_text="Require a second factor (TOTP) of every member; tenant admins always need one.",
+    )
+    audit_retention_days = models.PositiveIntegerField(
+        default=730,
+        validators=[MinValueValidator(30), MaxValueValidator(3650)],
+        help_text="Audit-trail entries older than this are purged.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,1 @@
+"""Configuration packages: export, import and the coalition library of shared templates."""

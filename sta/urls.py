@@ -1,0 +1,3 @@
+"""SensorThings routes: /sta/v1.1/tenants/<slug>/..."""
+
+urlpatterns: list = []
