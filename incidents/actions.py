@@ -26,6 +26,7 @@ from tenants.models import Tenant
 
 from .choices import DEFAULT_INTERVENTIONS, ActionStatus
 from .models import ActionLogEntry, ActionRevision, Alert, Incident, InterventionType, Outcome
+from .webhooks import action_event, incident_event, outcome_event
 
 MIN_WINDOW, MAX_WINDOW = timedelta(hours=1), timedelta(hours=3)
 PRE_PERIOD = timedelta(hours=2)
@@ -99,6 +100,7 @@ def action_create(*, tenant: Tenant, actor, data: dict) -> ActionLogEntry:
         changes={k: [None, v] for k, v in snapshot.items()},
         snapshot=snapshot,
     )
+    action_event(entry, "action.created")
     return entry
 
 
@@ -137,6 +139,8 @@ def action_update(*, entry: ActionLogEntry, actor, data: dict) -> ActionLogEntry
         changes=changes,
         snapshot=after,
     )
+    # One event per revision: "closed" when this revision ended or cancelled the entry.
+    action_event(entry, "action.closed" if entry.status in CLOSED else "action.revised", changes)
     if entry.status == ActionStatus.ENDED:
         from .tasks import measure_action_outcomes_task
 
@@ -149,6 +153,7 @@ def incident_create(*, tenant: Tenant, actor, data: dict) -> Incident:
     incident = Incident(tenant=tenant, reported_by=actor, **data)
     incident.full_clean()
     incident.save()
+    incident_event(incident)
     return incident
 
 
@@ -161,6 +166,7 @@ def _window(entry: ActionLogEntry) -> tuple[datetime, datetime]:
     return start, start + min(max(length, MIN_WINDOW), MAX_WINDOW)
 
 
+@transaction.atomic
 def measure_outcomes(*, entry: ActionLogEntry, now: datetime | None = None) -> list[Outcome]:
     """Measure the effect of an action on each of its areas (replaces an earlier measurement)."""
     now = now or timezone.now()
@@ -246,6 +252,7 @@ def measure_outcomes(*, entry: ActionLogEntry, now: datetime | None = None) -> l
             },
         )
         outcomes.append(outcome)
+        outcome_event(outcome)
     return outcomes
 
 

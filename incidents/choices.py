@@ -59,3 +59,18 @@ DEFAULT_INTERVENTIONS = [
     ("change-programme", "Change the event programme"),
     ("other", "Other"),
 ]
+
+
+# Webhook event types (CloudEvents ``type`` is EVENT_TYPE_PREFIX + one of these).
+EVENT_TYPE_PREFIX = "nl.crowdsafety."
+ALERT_EVENTS = ("alert.opened", "alert.acknowledged", "alert.resolved")
+WEBHOOK_EVENTS = {
+    "alert.opened": "an alert opened (by a rule or by a person)",
+    "alert.acknowledged": "an operator acknowledged an alert",
+    "alert.resolved": "an alert was resolved (by hand or because its condition cleared)",
+    "action.created": "an action was logged",
+    "action.revised": "an action log entry was changed (a new revision)",
+    "action.closed": "an action ended or was cancelled",
+    "outcome.measured": "the effect of an action on an area was measured",
+    "incident.reported": "an incident was reported",
+}

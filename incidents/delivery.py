@@ -1,14 +1,18 @@
-"""Delivering alert events: e-mail to members by role, and signed webhooks.
+"""Delivering events: e-mail to members by role, and signed webhooks in CloudEvents 1.0 structured JSON.
 
-Webhook requests are ``POST`` with a JSON body and the headers ``X-CSM-Event``, ``X-CSM-Timestamp``
-(unix seconds) and ``X-CSM-Signature: sha256=<hex>``, the HMAC-SHA256 of ``"<timestamp>.<body>"`` with
-the webhook's secret. Receivers recompute it and reject timestamps older than a few minutes (replays).
+Webhook requests are ``POST`` with ``Content-Type: application/cloudevents+json`` and a CloudEvent body
+(``specversion``, ``id``, ``source``, ``type``, ``subject``, ``time``, ``datacontenttype``, ``data``), with
+the headers ``X-CSM-Event`` (the short type, e.g. ``alert.opened``), ``X-CSM-Event-Id`` (the CloudEvent
+``id``), ``X-CSM-Timestamp`` (unix seconds) and ``X-CSM-Signature: sha256=<hex>``, the HMAC-SHA256 of
+``"<timestamp>.<body>"`` with the webhook's secret. Receivers recompute it, reject timestamps older than a
+few minutes (replays) and drop ids they have seen (a retry after a lost answer repeats the same id).
 """
 
 import hashlib
 import hmac
 import json
 import time
+from datetime import UTC
 
 import httpx
 from django.conf import settings
@@ -17,19 +21,25 @@ from django.core.mail import send_mass_mail
 from sources.secrets import decrypt_secrets
 from tenants.models import Membership
 
-from .models import Alert, Webhook, WebhookDelivery
+from .choices import EVENT_TYPE_PREFIX
+from .models import Alert, Webhook, WebhookDelivery, WebhookEvent
 
 WEBHOOK_TIMEOUT = 10.0
+CONTENT_TYPE = "application/cloudevents+json"
 
 
-def alert_payload(alert: Alert, event: str) -> dict:
-    """The JSON document describing an alert event (webhooks, and the same shape as the API)."""
+def api_url(tenant_slug: str, path: str = "") -> str:
+    """The absolute API URL of a tenant's object (the CloudEvent ``source``)."""
+    return f"{settings.SITE_URL}/api/v1/tenants/{tenant_slug}/{path}"
+
+
+def alert_data(alert: Alert) -> dict:
+    """The JSON document describing an alert (webhooks; the same fields as the API)."""
 
     def who(user):
         return user.username if user else None
 
     return {
-        "event": event,
         "tenant": alert.tenant.slug,
         "alert": {
             "id": alert.pk,
@@ -47,8 +57,22 @@ def alert_payload(alert: Alert, event: str) -> dict:
             "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
             "resolved_by": who(alert.resolved_by),
             "resolution": alert.resolution,
-            "url": f"{settings.SITE_URL}/api/v1/tenants/{alert.tenant.slug}/alerts/{alert.pk}/",
+            "url": api_url(alert.tenant.slug, f"alerts/{alert.pk}/"),
         },
+    }
+
+
+def cloudevent(event: WebhookEvent) -> dict:
+    """The CloudEvents 1.0 structured-mode document of a stored event."""
+    return {
+        "specversion": "1.0",
+        "id": str(event.event_id),
+        "source": event.source,
+        "type": EVENT_TYPE_PREFIX + event.type,
+        "subject": event.subject,
+        "time": event.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "datacontenttype": "application/json",
+        "data": event.data,
     }
 
 
@@ -58,21 +82,27 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def post_webhook(webhook: Webhook, alert: Alert, event: str, attempt: int, transport=None) -> WebhookDelivery:
+def post_event(webhook: Webhook, event: WebhookEvent, attempt: int, transport=None) -> WebhookDelivery:
     """POST one event; record the attempt. Never raises for network trouble (the delivery says it)."""
-    body = json.dumps(alert_payload(alert, event), sort_keys=True, default=str).encode()
+    body = json.dumps(cloudevent(event), sort_keys=True, default=str).encode()
     timestamp = str(int(time.time()))
     secret = decrypt_secrets(webhook.secret_encrypted)["secret"]
     headers = {
-        "Content-Type": "application/json",
+        "Content-Type": CONTENT_TYPE,
         "User-Agent": "CrowdSafetyManager-Webhook/1.0",
-        "X-CSM-Event": event,
+        "X-CSM-Event": event.type,
+        "X-CSM-Event-Id": str(event.event_id),
         "X-CSM-Timestamp": timestamp,
         "X-CSM-Signature": sign(secret, timestamp, body),
     }
     delivery = WebhookDelivery(
-        tenant=alert.tenant, webhook=webhook, alert=alert, event=event, attempt=attempt
+        tenant_id=event.tenant_id,
+        webhook=webhook,
+        webhook_event=event,
+        event_type=event.type,
+        attempt=attempt,
     )
+    started = time.monotonic()
     try:
         with httpx.Client(timeout=WEBHOOK_TIMEOUT, transport=transport) as client:
             response = client.post(webhook.url, content=body, headers=headers)
@@ -82,6 +112,7 @@ def post_webhook(webhook: Webhook, alert: Alert, event: str, attempt: int, trans
             delivery.error = f"HTTP {response.status_code}: {response.text[:200]}"
     except httpx.HTTPError as exc:
         delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+    delivery.duration_ms = round((time.monotonic() - started) * 1000)
     delivery.save()
     return delivery
 

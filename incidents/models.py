@@ -1,5 +1,7 @@
 """Alerts and the rules that raise them (the action log and learning follow in this app)."""
 
+import uuid
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -9,7 +11,7 @@ from areas.choices import CrowdLevel
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager
 
-from .choices import ActionStatus, AlertKind, AlertState, IncidentKind, Judgement, Severity
+from .choices import ALERT_EVENTS, ActionStatus, AlertKind, AlertState, IncidentKind, Judgement, Severity
 
 
 def default_notify_roles() -> list[str]:
@@ -116,13 +118,20 @@ class Alert(models.Model):
         return f"{self.kind} {self.state}: {self.message[:60]}"
 
 
+def default_webhook_events() -> list[str]:
+    return list(ALERT_EVENTS)
+
+
 class Webhook(models.Model):
-    """An outbound webhook: alerts are POSTed to it as JSON signed with HMAC-SHA256."""
+    """An outbound webhook: the events it subscribes to are POSTed as CloudEvents, signed with HMAC-SHA256."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhooks")
     name = models.CharField(max_length=200)
     url = models.URLField(max_length=500)
     secret_encrypted = models.TextField(editable=False)
+    events = models.JSONField(
+        default=default_webhook_events, help_text="Event types it receives, e.g. ['alert.opened']."
+    )
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -132,26 +141,54 @@ class Webhook(models.Model):
         return self.name
 
 
+class WebhookEvent(models.Model):
+    """An event for webhooks, stored once: every retry sends the same CloudEvent (same id, same data)."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=60, help_text="Short type, e.g. 'alert.opened'.")
+    source = models.CharField(max_length=500, help_text="URI of the object the event is about.")
+    subject = models.CharField(max_length=200, blank=True)
+    time = models.DateTimeField()
+    data = models.JSONField(default=dict)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["-time"]
+        indexes = [models.Index(fields=["tenant", "time"], name="webhook_event_time")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
 class WebhookDelivery(models.Model):
-    """One attempt to deliver an alert event to a webhook."""
+    """One attempt to deliver an event to a webhook: the delivery log of a subscription."""
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
     webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40)
+    webhook_event = models.ForeignKey(
+        WebhookEvent, null=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event_type = models.CharField(max_length=60)
     attempt = models.PositiveIntegerField(default=1)
     status_code = models.PositiveIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     delivered = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the next attempt is due; empty when delivered or given up."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedManager()
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["webhook", "-created_at"], name="webhook_delivery_log")]
 
     def __str__(self) -> str:
-        return f"{self.event} -> {self.webhook} ({self.status_code or self.error[:30]})"
+        return f"{self.event_type} -> {self.webhook} ({self.status_code or self.error[:30]})"
 
 
 class InterventionType(models.Model):
@@ -289,3 +326,38 @@ class Outcome(models.Model):
 
     def __str__(self) -> str:
         return f"outcome of {self.action_id} on {self.area_id}: {self.effect_pct}"
+
+
+def attachment_path(instance: "ActionAttachment", filename: str) -> str:
+    """Where an upload is stored: per tenant, under a random name (the original name is kept in the row)."""
+    extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "application/pdf": "pdf"}
+    return (
+        f"attachments/{instance.tenant_id}/{uuid.uuid4().hex}.{extension.get(instance.content_type, 'bin')}"
+    )
+
+
+class ActionAttachment(models.Model):
+    """A photo or document attached to an action log entry; purged with the tenant's retention period."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    entry = models.ForeignKey(ActionLogEntry, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=200, help_text="The uploaded file's name, for downloads.")
+    content_type = models.CharField(
+        max_length=40, help_text="Detected from the content, not the client's word."
+    )
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    uploaded_at = models.DateTimeField()
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["uploaded_at", "pk"]
+        indexes = [models.Index(fields=["tenant", "uploaded_at"], name="attachment_uploaded")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} on {self.entry_id}"

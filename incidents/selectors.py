@@ -7,7 +7,7 @@ from tenants.choices import Capability, role_has
 from tenants.models import Membership
 
 from .choices import AlertState
-from .models import Alert, AlertRule, Webhook
+from .models import Alert, AlertRule, Webhook, WebhookDelivery
 
 
 def alert_list(
@@ -43,3 +43,15 @@ def alert_rule_list(*, tenant) -> QuerySet[AlertRule]:
 
 def webhook_list(*, tenant) -> QuerySet[Webhook]:
     return Webhook.objects.filter(tenant=tenant).order_by("name", "pk")
+
+
+def webhook_delivery_list(
+    *, webhook: Webhook, event_type: str | None = None, delivered: bool | None = None
+) -> QuerySet[WebhookDelivery]:
+    """The delivery log of one webhook, newest first."""
+    deliveries = webhook.deliveries.select_related("webhook_event")
+    if event_type:
+        deliveries = deliveries.filter(event_type=event_type)
+    if delivered is not None:
+        deliveries = deliveries.filter(delivered=delivered)
+    return deliveries.order_by("-created_at", "-pk")

@@ -1,7 +1,6 @@
 """Writes of the incidents app: alert rules, evaluation with hysteresis, the alert lifecycle, delivery."""
 
 import logging
-import secrets as secrets_module
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,12 +13,13 @@ from areas.models import Area, AreaForecast
 from areas.selectors import crowd_level_settings_get
 from areas.status import AreaStatus, area_statuses
 from sources.models import Source
-from sources.secrets import encrypt_secrets
 from sources.selectors import source_status
 from tenants.models import Tenant
 
 from .choices import AlertKind, AlertState
-from .models import Alert, AlertRule, Webhook
+from .models import Alert, AlertRule
+from .webhooks import alert_event
+from .webhooks import webhook_create as webhook_create  # the webhook writes live in .webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -270,16 +270,19 @@ def _open(*, tenant, rule, finding: Finding, now) -> Alert:
 
 
 def _announce(alert: Alert, event: str, roles: list[str] | None = None) -> None:
-    from .tasks import deliver_alert_task
+    """E-mail the members with ``roles`` (on commit), and emit the webhook event."""
+    from .tasks import email_alert_task
 
-    transaction.on_commit(lambda: deliver_alert_task.delay(alert.tenant_id, alert.pk, event, roles or []))
+    if roles:
+        transaction.on_commit(lambda: email_alert_task.delay(alert.tenant_id, alert.pk, roles))
+    alert_event(alert, event)
 
 
 # --- lifecycle ---------------------------------------------------------------------------------------
 
 
 @transaction.atomic
-def alert_raise(*, tenant: Tenant, actor, area: Area | None, message: str, level: str = "") -> Alert:
+def alert_raise(*, tenant: Tenant, actor, message: str, area: Area | None = None, level: str = "") -> Alert:
     """A person raises an alert (something seen on camera, a call from the field)."""
     if level and level not in LEVELS:
         raise ValidationError({"level": [f"Unknown level '{level}'; one of {', '.join(LEVELS)}."]})
@@ -327,18 +330,3 @@ def _resolve(alert: Alert, *, actor, note: str, now) -> Alert:
     alert.save(update_fields=["state", "resolved_at", "resolved_by", "resolution"])
     _announce(alert, "alert.resolved")
     return alert
-
-
-# --- webhooks ----------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def webhook_create(
-    *, tenant: Tenant, actor, name: str, url: str, secret: str | None = None
-) -> tuple[Webhook, str]:
-    """Register a webhook; returns it with its signing secret (shown once, stored encrypted)."""
-    secret = secret or secrets_module.token_urlsafe(32)
-    webhook = Webhook(tenant=tenant, name=name, url=url, secret_encrypted=encrypt_secrets({"secret": secret}))
-    webhook.full_clean()
-    webhook.save()
-    return webhook, secret

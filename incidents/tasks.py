@@ -1,15 +1,17 @@
-"""Celery tasks of the incidents app: alert evaluation per tenant and delivery of alert events."""
+"""Celery tasks of the incidents app: alert evaluation, e-mail and webhook delivery, outcomes, retention."""
 
 import logging
 import random
+from datetime import timedelta
 
 from celery import shared_task
+from django.utils import timezone
 
 from tenants.models import Tenant
 from tenants.tasks import TenantTask, for_each_tenant
 
-from .delivery import email_members, post_webhook
-from .models import Alert, Webhook
+from .delivery import email_members, post_event
+from .models import Alert, Webhook, WebhookDelivery, WebhookEvent
 from .services import evaluate_alerts
 
 logger = logging.getLogger(__name__)
@@ -30,37 +32,64 @@ def evaluate_tenant_alerts(tenant_id: int) -> dict:
     return evaluate_alerts(tenant=Tenant.objects.get(pk=tenant_id))
 
 
+@shared_task(base=TenantTask, name="incidents.tasks.email_alert", acks_late=True, ignore_result=True)
+def email_alert_task(tenant_id: int, alert_id: int, roles: list[str]) -> int:
+    """E-mail a new alert to the tenant's members with these roles."""
+    alert = Alert.objects.select_related("tenant").get(pk=alert_id)
+    return email_members(alert, roles)
+
+
+def retry_countdown(retries: int) -> float:
+    """Seconds before the next attempt: 10 s, 30 s, 90 s, 270 s ... with 20 % jitter (no thundering herd)."""
+    return 10 * 3**retries * random.uniform(0.8, 1.2)
+
+
 @shared_task(
     base=TenantTask,
     bind=True,
-    name="incidents.tasks.deliver_alert",
+    name="incidents.tasks.deliver_webhook_event",
     acks_late=True,
     ignore_result=True,
     max_retries=MAX_WEBHOOK_ATTEMPTS - 1,
 )
-def deliver_alert_task(
-    self, tenant_id: int, alert_id: int, event: str, roles: list[str], webhook_ids=None
-) -> None:
-    """E-mail the members (first attempt only) and POST the event to every enabled webhook, with retries."""
-    alert = Alert.objects.select_related(
-        "tenant", "area", "source", "rule", "acknowledged_by", "resolved_by"
-    ).get(pk=alert_id)
-    if roles and self.request.retries == 0 and event == "alert.opened":
-        try:
-            email_members(alert, roles)
-        except Exception:  # a mail server outage must not stop the webhooks
-            logger.exception("Alert %s: e-mail delivery failed", alert_id)
-    webhooks = Webhook.objects.filter(tenant_id=tenant_id, enabled=True)
-    if webhook_ids is not None:
-        webhooks = webhooks.filter(pk__in=webhook_ids)
-    failed = [
-        w.pk
-        for w in webhooks
-        if not post_webhook(w, alert, event, attempt=self.request.retries + 1).delivered
-    ]
-    if failed and self.request.retries < MAX_WEBHOOK_ATTEMPTS - 1:
-        countdown = 10 * 3**self.request.retries * random.uniform(0.8, 1.2)
-        raise self.retry(args=[tenant_id, alert_id, event, [], failed], countdown=countdown)
+def deliver_webhook_event_task(self, tenant_id: int, event_id: int, webhook_id: int) -> bool:
+    """POST one stored event to one webhook; retried with exponential backoff and jitter until a 2xx."""
+    event = WebhookEvent.objects.filter(pk=event_id).first()
+    webhook = Webhook.objects.filter(pk=webhook_id).first()
+    if event is None or webhook is None or not webhook.enabled:
+        return False  # purged, deleted or switched off meanwhile
+    if WebhookDelivery.objects.filter(webhook=webhook, webhook_event=event, delivered=True).exists():
+        return True  # a redelivered task message: the receiver has it already
+    delivery = post_event(webhook, event, attempt=self.request.retries + 1)
+    if delivery.delivered:
+        return True
+    if self.request.retries >= MAX_WEBHOOK_ATTEMPTS - 1:
+        logger.warning("Webhook %s gave up on event %s: %s", webhook_id, event.event_id, delivery.error)
+        return False
+    countdown = retry_countdown(self.request.retries)
+    delivery.next_retry_at = timezone.now() + timedelta(seconds=countdown)
+    delivery.save(update_fields=["next_retry_at"])
+    raise self.retry(countdown=countdown)
+
+
+@shared_task(name="incidents.tasks.purge_old_attachments", ignore_result=True)
+def purge_old_attachments() -> int:
+    """Daily fan-out: one retention purge of attachments and webhook logs per tenant."""
+    return for_each_tenant(purge_tenant_attachments)
+
+
+@shared_task(
+    base=TenantTask, name="incidents.tasks.purge_tenant_attachments", acks_late=True, ignore_result=True
+)
+def purge_tenant_attachments(tenant_id: int) -> dict:
+    """Delete one tenant's attachments (with their files) and webhook events older than its retention."""
+    from .attachments import attachments_purge
+
+    tenant = Tenant.objects.get(pk=tenant_id)
+    counts = attachments_purge(tenant=tenant)
+    if any(counts.values()):
+        logger.info("Purged %s of %s older than %s days", counts, tenant.slug, tenant.retention_days)
+    return counts
 
 
 @shared_task(name="incidents.tasks.measure_all_outcomes", ignore_result=True)
@@ -74,8 +103,6 @@ def measure_all_outcomes() -> int:
 )
 def measure_tenant_outcomes(tenant_id: int) -> int:
     """Measure the outcomes due in one tenant."""
-    from django.utils import timezone
-
     from .actions import actions_due_for_measurement, measure_outcomes
 
     now = timezone.now()

@@ -8,8 +8,9 @@ from sources.models import Source
 from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
 from tenants.choices import Role
 
-from ..choices import ActionStatus, AlertKind, AlertState, Judgement
+from ..choices import ALERT_EVENTS, WEBHOOK_EVENTS, ActionStatus, AlertKind, AlertState, Judgement
 from ..models import (
+    ActionAttachment,
     ActionLogEntry,
     ActionRevision,
     Alert,
@@ -105,21 +106,83 @@ class AlertRuleSerializer(serializers.ModelSerializer):
 
 
 class WebhookSerializer(serializers.ModelSerializer):
-    """An outbound webhook. ``secret`` is write-only; without one a secret is generated and shown once."""
+    """An outbound webhook and the ``events`` it receives (default: the alert events). ``secret`` is
+    write-only; without one a secret is generated and shown once."""
 
     secret = serializers.CharField(write_only=True, required=False, min_length=16, max_length=200)
+    events = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(WEBHOOK_EVENTS)),
+        allow_empty=False,
+        required=False,
+        help_text=f"Event types, default {', '.join(ALERT_EVENTS)}.",
+    )
 
     class Meta:
         model = Webhook
-        fields = ["id", "name", "url", "secret", "enabled", "created_at"]
+        fields = ["id", "name", "url", "secret", "events", "enabled", "created_at"]
         read_only_fields = ["id", "created_at"]
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """One delivery attempt: the event (CloudEvent ``id``, type, subject), the answer and the next retry."""
+
+    event_id = serializers.UUIDField(source="webhook_event.event_id", read_only=True, allow_null=True)
+    subject = serializers.CharField(source="webhook_event.subject", read_only=True, allow_null=True)
+
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "alert", "event", "attempt", "status_code", "delivered", "error", "created_at"]
+        fields = [
+            "id",
+            "event_id",
+            "event_type",
+            "subject",
+            "attempt",
+            "status_code",
+            "delivered",
+            "error",
+            "duration_ms",
+            "next_retry_at",
+            "created_at",
+        ]
         read_only_fields = fields
+
+
+class WebhookDeliveryFilterSerializer(serializers.Serializer):
+    event_type = serializers.CharField(required=False, max_length=60)
+    delivered = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class ActionAttachmentSerializer(serializers.ModelSerializer):
+    """A file attached to an action log entry; ``content`` is where to download it."""
+
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    content = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ActionAttachment
+        fields = [
+            "id",
+            "entry",
+            "filename",
+            "content_type",
+            "size",
+            "sha256",
+            "uploaded_by",
+            "uploaded_at",
+            "content",
+        ]
+        read_only_fields = fields
+
+    def get_content(self, obj) -> str:
+        request = self.context.get("request")
+        tenant = getattr(request, "tenant", None) or obj.tenant  # the request's tenant: no query per file
+        return f"/api/v1/tenants/{tenant.slug}/attachments/{obj.pk}/content/"
+
+
+class AttachmentUploadSerializer(serializers.Serializer):
+    """``multipart/form-data`` with one ``file``: a JPEG, PNG, WebP image or a PDF."""
+
+    file = serializers.FileField(allow_empty_file=False, use_url=False)
 
 
 def _visible_areas(field):
@@ -182,6 +245,7 @@ class ActionSerializer(serializers.ModelSerializer):
     ended_at = AwareDateTimeField(required=False, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     status = serializers.ChoiceField(choices=ActionStatus.choices, required=False)
+    attachments = ActionAttachmentSerializer(many=True, read_only=True)
 
     class Meta:
         model = ActionLogEntry
@@ -199,10 +263,19 @@ class ActionSerializer(serializers.ModelSerializer):
             "created_by",
             "organisation",
             "revision",
+            "attachments",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "created_by", "organisation", "revision", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "created_by",
+            "organisation",
+            "revision",
+            "attachments",
+            "created_at",
+            "updated_at",
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -7,6 +7,7 @@ from .views import (
     ActionViewSet,
     AlertRuleViewSet,
     AlertViewSet,
+    AttachmentViewSet,
     IncidentViewSet,
     InterventionTypeViewSet,
     LearningView,
@@ -20,6 +21,7 @@ router.register(r"tenants/(?P<tenant>[^/.]+)/alert-rules", AlertRuleViewSet, bas
 router.register(r"tenants/(?P<tenant>[^/.]+)/webhooks", WebhookViewSet, basename="webhook")
 router.register(r"tenants/(?P<tenant>[^/.]+)/interventions", InterventionTypeViewSet, basename="intervention")
 router.register(r"tenants/(?P<tenant>[^/.]+)/actions", ActionViewSet, basename="action")
+router.register(r"tenants/(?P<tenant>[^/.]+)/attachments", AttachmentViewSet, basename="attachment")
 router.register(r"tenants/(?P<tenant>[^/.]+)/incidents", IncidentViewSet, basename="incident")
 router.register(r"tenants/(?P<tenant>[^/.]+)/outcomes", OutcomeViewSet, basename="outcome")
 

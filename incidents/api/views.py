@@ -1,24 +1,47 @@
-"""Views of the incidents API: alerts (with acknowledge and resolve), alert rules and webhooks."""
+"""Views of the incidents API: alerts, rules, webhooks, the action log (CSV export, attachments), outcomes."""
 
 import csv
 import io
+from datetime import UTC
 
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
+from tenants.api.export import csv_response
+from tenants.api.problems import problem_response
 from tenants.choices import Capability
+from tenants.scoping import tenant_scope
 
-from .. import actions, selectors, services
-from ..models import ActionLogEntry, Alert, AlertRule, Incident, InterventionType, Outcome, Webhook
+from .. import actions, selectors, services, webhooks
+from ..attachments import (
+    ALLOWED_TYPES,
+    AttachmentTooLargeError,
+    UnsupportedAttachmentError,
+    attachment_add,
+)
+from ..choices import EVENT_TYPE_PREFIX
+from ..models import (
+    ActionAttachment,
+    ActionLogEntry,
+    Alert,
+    AlertRule,
+    Incident,
+    InterventionType,
+    Outcome,
+    Webhook,
+)
 from .serializers import (
+    ActionAttachmentSerializer,
     ActionRevisionSerializer,
     ActionSerializer,
     AlertFilterSerializer,
@@ -26,9 +49,11 @@ from .serializers import (
     AlertResolveSerializer,
     AlertRuleSerializer,
     AlertSerializer,
+    AttachmentUploadSerializer,
     IncidentSerializer,
     InterventionTypeSerializer,
     OutcomeSerializer,
+    WebhookDeliveryFilterSerializer,
     WebhookDeliverySerializer,
     WebhookSerializer,
 )
@@ -112,7 +137,8 @@ class AlertRuleViewSet(TenantModelViewSet):
 
 
 class WebhookViewSet(TenantModelViewSet):
-    """Outbound webhooks for alert events, signed with HMAC-SHA256 (see docs/api.md)."""
+    """Outbound webhooks: CloudEvents 1.0 for the subscribed ``events``, signed with HMAC-SHA256, retried with
+    backoff, with a delivery log per webhook (see docs/api.md)."""
 
     model = Webhook
     serializer_class = WebhookSerializer
@@ -125,39 +151,65 @@ class WebhookViewSet(TenantModelViewSet):
     @extend_schema(
         responses={
             201: inline_serializer(
-                "WebhookCreated", {"id": serializers.IntegerField(), "secret": serializers.CharField()}
+                "WebhookCreated",
+                {
+                    "id": serializers.IntegerField(),
+                    "name": serializers.CharField(),
+                    "url": serializers.URLField(),
+                    "events": serializers.ListField(child=serializers.CharField()),
+                    "enabled": serializers.BooleanField(),
+                    "created_at": serializers.DateTimeField(),
+                    "secret": serializers.CharField(),
+                },
             )
         }
     )
     def create(self, request, *args, **kwargs):
         serializer = WebhookSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        webhook, secret = services.webhook_create(
-            tenant=self.tenant,
-            actor=request.user,
-            name=data["name"],
-            url=data["url"],
-            secret=data.get("secret"),
+        webhook, secret = webhooks.webhook_create(
+            tenant=self.tenant, actor=request.user, **serializer.validated_data
         )
         body = WebhookSerializer(webhook).data | {"secret": secret}  # shown once
         return Response(body, status=status.HTTP_201_CREATED)
 
     def perform_update(self, serializer):
-        from sources.secrets import encrypt_secrets
+        serializer.instance = webhooks.webhook_update(
+            webhook=serializer.instance, actor=self.request.user, data=serializer.validated_data
+        )
 
-        secret = serializer.validated_data.pop("secret", None)
-        webhook = serializer.save()
-        if secret:
-            webhook.secret_encrypted = encrypt_secrets({"secret": secret})
-            webhook.save(update_fields=["secret_encrypted"])
-
-    @extend_schema(responses=WebhookDeliverySerializer(many=True))
+    @extend_schema(
+        parameters=[WebhookDeliveryFilterSerializer], responses=WebhookDeliverySerializer(many=True)
+    )
     @action(detail=True, methods=["get"])
     def deliveries(self, request, *args, **kwargs):
-        """The latest delivery attempts of this webhook."""
+        """The delivery log of this webhook, newest first (paged): every attempt with its event id and type,
+        answer, error, duration and, for a failed attempt that will be retried, when."""
         webhook = self.get_object()
-        return Response(WebhookDeliverySerializer(webhook.deliveries.all()[:100], many=True).data)
+        params = WebhookDeliveryFilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = self.paginate_queryset(
+            selectors.webhook_delivery_list(webhook=webhook, **params.validated_data)
+        )
+        return self.get_paginated_response(WebhookDeliverySerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer(
+                "WebhookTestQueued",
+                {"event_id": serializers.UUIDField(), "type": serializers.CharField()},
+            )
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, *args, **kwargs):
+        """Send a ``webhook.test`` CloudEvent to this webhook now; the delivery log shows how it went."""
+        event = webhooks.webhook_test_event(webhook=self.get_object(), actor=request.user)
+        return Response(
+            {"event_id": event.event_id, "type": EVENT_TYPE_PREFIX + event.type},
+            status=status.HTTP_202_ACCEPTED,
+        )
 
 
 class InterventionTypeViewSet(
@@ -213,7 +265,7 @@ class ActionViewSet(
         entries = ActionLogEntry.objects.filter(tenant=self.tenant).select_related(
             "intervention", "created_by"
         )
-        entries = entries.prefetch_related("areas", "alerts")
+        entries = entries.prefetch_related("areas", "alerts", "attachments__uploaded_by")
         if not self.has_capability(Capability.VIEW):
             from areas.selectors import area_list
 
@@ -242,9 +294,28 @@ class ActionViewSet(
             OpenApiParameter("status", str),
             OpenApiParameter("since", OpenApiTypes.DATETIME),
             OpenApiParameter("until", OpenApiTypes.DATETIME),
-        ]
+            OpenApiParameter(
+                "format",
+                str,
+                enum=["json", "csv"],
+                description="csv: every entry in the filter as a streamed CSV download (no paging).",
+            ),
+        ],
+        responses={200: ActionSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
+        operation_id="tenants_actions_list",
     )
     def list(self, request, *args, **kwargs):
+        export = request.query_params.get("format", "json")
+        if export not in ("json", "csv"):
+            raise ValidationError({"format": [f"'{export}' is not a format here; use json or csv."]})
+        if export == "csv":
+            entries = self.get_queryset()
+            return csv_response(
+                f"actions-{self.tenant.slug}.csv",
+                ACTION_CSV_COLUMNS,
+                lambda: (_action_row(e) for e in entries.iterator(chunk_size=500)),
+                context=tenant_scope(self.tenant),
+            )
         return super().list(request, *args, **kwargs)
 
     def create(self, request, *args, **kwargs):
@@ -266,11 +337,85 @@ class ActionViewSet(
         return super().update(request, *args, **kwargs)
 
     @extend_schema(responses=ActionRevisionSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def revisions(self, request, *args, **kwargs):
         """Every state of the entry, with who changed what and when."""
         entry = self.get_object()
         return Response(ActionRevisionSerializer(entry.revisions.select_related("actor"), many=True).data)
+
+    @extend_schema(
+        methods=["POST"],
+        request={"multipart/form-data": AttachmentUploadSerializer},
+        responses={201: ActionAttachmentSerializer},
+    )
+    @extend_schema(methods=["GET"], responses=ActionAttachmentSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser, FormParser],
+        pagination_class=None,
+    )
+    def attachments(self, request, *args, **kwargs):
+        """The entry's photos and documents; POST ``multipart/form-data`` with a ``file`` (JPEG, PNG, WebP or
+        PDF, at most ATTACHMENT_MAX_BYTES) attaches one. Photos must not show people identifiably."""
+        entry = self.get_object()
+        if request.method == "GET":
+            files = entry.attachments.select_related("uploaded_by")
+            return Response(ActionAttachmentSerializer(files, many=True, context={"request": request}).data)
+        serializer = AttachmentUploadSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            attachment = attachment_add(
+                entry=entry, actor=request.user, upload=serializer.validated_data["file"]
+            )
+        except UnsupportedAttachmentError as exc:
+            return problem_response(415, str(exc), code="unsupported_media_type")
+        except AttachmentTooLargeError as exc:
+            return problem_response(413, str(exc), code="too_large")
+        body = ActionAttachmentSerializer(attachment, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AttachmentViewSet(mixins.RetrieveModelMixin, TenantGenericViewSet):
+    """Files attached to action log entries: the description (GET) and the file itself (``content/``)."""
+
+    model = ActionAttachment
+    serializer_class = ActionAttachmentSerializer
+    read_capability = (Capability.VIEW, Capability.EVENTS)
+    http_method_names = ["get", "head", "options"]
+
+    def get_tenant_queryset(self):
+        files = ActionAttachment.objects.filter(tenant=self.tenant).select_related("uploaded_by")
+        if not self.has_capability(Capability.VIEW):
+            from areas.selectors import area_list
+
+            visible = ActionLogEntry.objects.filter(
+                areas__in=area_list(membership=self.membership, archived="all")
+            )
+            files = files.filter(entry__in=visible)
+        return files.order_by("pk")
+
+    def perform_content_negotiation(self, request, force=False):
+        # A browser asks for image/* or application/pdf: errors still answer as problem JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        responses={(200, media): OpenApiTypes.BINARY for media in ALLOWED_TYPES},
+    )
+    @action(detail=True, methods=["get"])
+    def content(self, request, *args, **kwargs):
+        """The file, with its detected content type, as a download."""
+        attachment = self.get_object()
+        try:
+            with attachment.file.open("rb") as handle:
+                content = handle.read()  # at most ATTACHMENT_MAX_BYTES; no file handle outlives the request
+        except FileNotFoundError:
+            raise NotFound("The file of this attachment is gone (purged or lost).") from None
+        response = HttpResponse(content, content_type=attachment.content_type)
+        response["Content-Disposition"] = content_disposition_header(True, attachment.filename)
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
 
 
 class IncidentViewSet(
@@ -394,4 +539,56 @@ def _aware(text: str, name: str):
         moment = None
     if moment is None or moment.tzinfo is None:
         raise ValidationError({name: [f"{text!r} is not an ISO 8601 time with a time zone."]})
-    return moment
+    try:
+        # In UTC: PostgreSQL refuses offsets beyond +-15:59 that Python accepts (a 500 otherwise).
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError({name: [f"{text!r} is out of range."]}) from None
+
+
+ACTION_CSV_COLUMNS = [
+    "id",
+    "intervention",
+    "intervention_name",
+    "description",
+    "areas",
+    "alerts",
+    "incident",
+    "status",
+    "planned_at",
+    "started_at",
+    "ended_at",
+    "created_by",
+    "organisation",
+    "revision",
+    "attachments",
+    "created_at",
+    "updated_at",
+]
+
+
+def _iso(moment) -> str:
+    return moment.isoformat() if moment else ""
+
+
+def _action_row(entry: ActionLogEntry) -> list:
+    """One CSV row of the action log (several areas or alerts are joined with ';')."""
+    return [
+        entry.pk,
+        entry.intervention.slug,
+        entry.intervention.name,
+        entry.description,
+        ";".join(sorted(a.slug for a in entry.areas.all())),
+        ";".join(str(a.pk) for a in sorted(entry.alerts.all(), key=lambda a: a.pk)),
+        entry.incident_id or "",
+        entry.status,
+        _iso(entry.planned_at),
+        _iso(entry.started_at),
+        _iso(entry.ended_at),
+        entry.created_by.username if entry.created_by else "",
+        entry.organisation,
+        entry.revision,
+        len(entry.attachments.all()),
+        _iso(entry.created_at),
+        _iso(entry.updated_at),
+    ]

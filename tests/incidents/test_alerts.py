@@ -172,7 +172,10 @@ def test_signed_webhook_delivery_with_retries(
     assert request.headers["X-CSM-Signature"] == expected
     assert request.headers["X-CSM-Event"] == "alert.opened"
     payload = json.loads(body)
-    assert payload["alert"]["area"]["slug"] == "pier" and payload["tenant"] == "tenant-a"
+    assert payload["type"] == "nl.crowdsafety.alert.opened" and payload["specversion"] == "1.0"
+    assert payload["data"]["alert"]["area"]["slug"] == "pier" and payload["data"]["tenant"] == "tenant-a"
+    first, _ = httpserver.log[0]
+    assert json.loads(first.get_data())["id"] == payload["id"]  # the retry repeats the same event id
     with scopes_disabled():
         attempts = list(
             WebhookDelivery.objects.order_by("pk").values_list("attempt", "status_code", "delivered")
