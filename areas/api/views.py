@@ -1,7 +1,14 @@
 """Views of the areas API: areas and event zones (with GeoJSON export and import), events, crowd levels."""
 
+import hashlib
+import logging
+from datetime import datetime, timedelta
+
 import shapely.errors
-from django.utils import timezone
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone, translation
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -21,7 +28,8 @@ from .. import selectors, services
 from ..buildings import read_buildings
 from ..forecasts import area_forecast
 from ..geometry import GeometryError, reproject
-from ..models import Area, BuildingLayer, Event
+from ..levels import LEVELS
+from ..models import Area, AreaForecast, BuildingLayer, Event
 from ..status import area_statuses
 from .serializers import (
     AreaFilterSerializer,
@@ -31,7 +39,10 @@ from .serializers import (
     EventSerializer,
 )
 
+logger = logging.getLogger(__name__)
+
 MAX_IMPORT_FEATURES = 5000
+FORECAST_WINDOW = timedelta(hours=3)
 STATUS_PROPERTIES = (
     "people",
     "density",
@@ -52,6 +63,10 @@ FEATURE_ONLY_PROPERTIES = {
     "created_at",
     "updated_at",
     "status",
+    "level",
+    "forecast_level",
+    "forecast_level_3h",
+    "forecast",
 }
 
 
@@ -150,9 +165,20 @@ class AreaViewSet(TenantModelViewSet):
         detail=False, methods=["get"], renderer_classes=[GeoJSONRenderer, JSONRenderer], url_path="geojson"
     )
     def geojson(self, request, *args, **kwargs):
-        """The areas as an RFC 7946 FeatureCollection (same filters as the list)."""
+        """The areas as an RFC 7946 FeatureCollection (same filters as the list): WGS 84 lon/lat, polygons
+        counter-clockwise, no ``crs``. Each feature carries the crowd picture now (``status``, ``level``) and
+        the latest stored forecast: ``forecast_level`` for the next hour, ``forecast_level_3h`` the highest
+        level expected within three hours, and ``forecast`` with the numbers (null without a forecast)."""
         areas = list(self.get_queryset())
-        statuses = area_statuses(tenant=self.tenant, areas=areas)
+        return Response(
+            _shared_picture(request, areas, "geojson", lambda: self._feature_collection(areas)),
+            content_type="application/geo+json",
+        )
+
+    def _feature_collection(self, areas: "list[Area]") -> dict:
+        now = timezone.now()
+        statuses = area_statuses(tenant=self.tenant, areas=areas, now=now)
+        forecasts = _latest_forecasts(areas)
         features = []
         for area in areas:
             data = AreaSerializer(area, context=self.get_serializer_context()).data
@@ -160,6 +186,9 @@ class AreaViewSet(TenantModelViewSet):
             properties = dict(data)
             summary = statuses[area.pk].as_dict()  # the crowd picture now, for maps coloured by level
             properties["status"] = {key: summary[key] for key in STATUS_PROPERTIES}
+            # Flat copies for GIS tools that style by a top-level property (QGIS, Leaflet choropleths).
+            properties["level"] = summary["level"]
+            properties.update(_forecast_properties(forecasts.get(area.pk), now))
             features.append(
                 {"type": "Feature", "id": area.slug, "geometry": geometry, "properties": properties}
             )
@@ -171,7 +200,7 @@ class AreaViewSet(TenantModelViewSet):
                 max(a.max_lon for a in areas),
                 max(a.max_lat for a in areas),
             ]
-        return Response(body, content_type="application/geo+json")
+        return body
 
     @extend_schema(responses={200: AreaForecastSerializer})
     @action(detail=True, methods=["get"])
@@ -187,8 +216,12 @@ class AreaViewSet(TenantModelViewSet):
     def status(self, request, *args, **kwargs):
         """The crowd picture now for every area: people, density, level, trend, freshness and sources."""
         areas = list(self.get_queryset())
-        statuses = area_statuses(tenant=self.tenant, areas=areas)
-        return Response({"time": timezone.now(), "areas": [statuses[a.pk].as_dict() for a in areas]})
+
+        def compute() -> dict:
+            statuses = area_statuses(tenant=self.tenant, areas=areas)
+            return {"time": timezone.now(), "areas": [statuses[a.pk].as_dict() for a in areas]}
+
+        return Response(_shared_picture(request, areas, "status", compute))
 
     @extend_schema(
         request=OpenApiTypes.OBJECT,
@@ -235,6 +268,78 @@ class AreaViewSet(TenantModelViewSet):
                 "dry_run": result.dry_run,
             }
         )
+
+
+def _shared_picture(request, areas: list[Area], name: str, compute) -> dict:
+    """The crowd picture of exactly these areas, shared for ``CROWD_PICTURE_CACHE_SECONDS`` by every caller.
+
+    A control room has dozens of screens polling the same picture; computing it once per few seconds
+    instead of once per screen keeps the status endpoint fast under load (bench/loadtest.py). The key holds
+    the visible areas and their last change (so an organiser's subset or an edited area is never served
+    another's picture), the query string and the language. The body's ``time`` says when it was computed.
+    A cache that is down is skipped: the picture is then computed per request.
+    """
+    seconds = settings.CROWD_PICTURE_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    fingerprint = hashlib.sha256(
+        "|".join(
+            [name, translation.get_language() or "", request.META.get("QUERY_STRING", "")]
+            + [f"{a.pk}:{a.updated_at.isoformat()}" for a in areas]
+        ).encode()
+    ).hexdigest()
+    key = f"crowd-picture:{request.tenant.pk}:{fingerprint}"
+    try:
+        body = cache.get(key)
+    except Exception:  # a cache outage must not take the crowd picture down
+        logger.warning("Crowd picture cache unavailable, computing per request")
+        return compute()
+    if body is None:
+        body = compute()
+        try:
+            cache.set(key, body, seconds)
+        except Exception:  # idem
+            logger.warning("Crowd picture cache unavailable, computing per request")
+    return body
+
+
+def _latest_forecasts(areas: list[Area]) -> dict[int, AreaForecast]:
+    """The latest stored forecast of each area, in one query (beat refreshes them; nothing computed here)."""
+    if not areas:
+        return {}
+    latest = AreaForecast.objects.filter(area=OuterRef("pk")).order_by("-issued_at", "-pk").values("pk")[:1]
+    ids = Area.objects.filter(pk__in=[a.pk for a in areas]).annotate(latest=Subquery(latest)).values("latest")
+    return {f.area_id: f for f in AreaForecast.objects.filter(pk__in=ids)}
+
+
+def _forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:
+    """``forecast_level`` (the next hour), ``forecast_level_3h`` (highest within 3 h) and ``forecast``."""
+    ahead = []
+    if forecast is not None:
+        ahead = [
+            (moment, p)
+            for p in forecast.points
+            if now < (moment := datetime.fromisoformat(p["time"])) <= now + FORECAST_WINDOW
+        ]
+    if not ahead:
+        return {"forecast_level": None, "forecast_level_3h": None, "forecast": None}
+    ahead.sort(key=lambda pair: pair[0])
+    next_hour = ahead[0][1]
+    highest = max(
+        (p for _, p in ahead), key=lambda p: LEVELS.index(p["level"]) if p["level"] in LEVELS else -1
+    )
+    return {
+        "forecast_level": next_hour["level"],
+        "forecast_level_3h": highest["level"],
+        "forecast": {
+            "issued_at": forecast.issued_at.isoformat(),
+            "method": forecast.method,
+            "next_hour": {
+                key: next_hour.get(key) for key in ("time", "p10", "p50", "p90", "level", "level_p90")
+            },
+            "peak_3h": {key: highest.get(key) for key in ("time", "p50", "level")},
+        },
+    }
 
 
 def _import_problem(errors: list[dict], total: int):
