@@ -1,5 +1,7 @@
 """Serializer fields shared by every app's API."""
 
+from datetime import UTC, datetime
+
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -7,11 +9,18 @@ from rest_framework import serializers
 
 
 class AwareDateTimeField(serializers.DateTimeField):
-    """ISO 8601 timestamps that must carry a time zone: a naive time is ambiguous across DST, so 400."""
+    """ISO 8601 timestamps that must carry a time zone: a naive time is ambiguous across DST, so 400.
+
+    Only 1970 to 2100: nothing in crowd safety happens outside, and far dates break in ways a client
+    cannot see (before 1937 Dutch local time was UTC+00:19:32, an offset RFC 3339 cannot write).
+    """
 
     default_error_messages = {
         "naive": "Timestamp {value!r} has no time zone; add 'Z' or an offset such as '+02:00'.",
+        "range": "Timestamp {value!r} is out of range: use a time between 1970 and 2100.",
     }
+    earliest = datetime(1970, 1, 1, tzinfo=UTC)
+    latest = datetime(2100, 1, 1, tzinfo=UTC)
 
     def to_internal_value(self, value):
         if isinstance(value, str):
@@ -21,7 +30,10 @@ class AwareDateTimeField(serializers.DateTimeField):
                 parsed = None  # well-formed but impossible (month 13): the parent reports the format
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive", value=value)
-        return super().to_internal_value(value)
+        moment = super().to_internal_value(value)
+        if not self.earliest <= moment < self.latest:
+            self.fail("range", value=value)
+        return moment
 
 
 @extend_schema_field(OpenApiTypes.STR)
