@@ -1,8 +1,10 @@
 """Outgoing HTTP for connectors: timeouts, a size limit and errors a tenant can act on."""
 
 import os
+import re
 import threading
 from contextlib import nullcontext
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
@@ -31,6 +33,27 @@ def _shared_client() -> httpx.Client:
     return client
 
 
+# Query parameters whose values are credentials: masked in every message a fetch produces.
+_CREDENTIAL_PARAM = re.compile(
+    r"(?i)^(?:.*(?:key|token|secret|password|passwd|pwd|signature|auth).*|sig|code|client_id)$"
+)
+
+
+def safe_url(url: str) -> str:
+    """``url`` fit for messages and logs: no user:password@, credential-like query values masked."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return "<invalid url>"
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_CREDENTIAL_PARAM.match(k) for k, _ in pairs):
+            query = urlencode([(k, "***" if _CREDENTIAL_PARAM.match(k) else v) for k, v in pairs], safe="*{}")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
 class HttpClient:
     """A thin httpx wrapper; raises sources.connectors.base.FetchError with a precise message."""
 
@@ -43,6 +66,7 @@ class HttpClient:
         """GET ``url`` and read the body (bounded). A status outside ``accept_status`` raises FetchError."""
         from .connectors.base import FetchError
 
+        shown = safe_url(url)
         all_headers = {"User-Agent": USER_AGENT, **(headers or {})}
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         try:
@@ -57,23 +81,28 @@ class HttpClient:
                     size += len(chunk)
                     if size > self.max_bytes:
                         raise FetchError(
-                            f"{url} sent more than {self.max_bytes // (1024 * 1024)} MiB; stopped."
+                            f"{shown} sent more than {self.max_bytes // (1024 * 1024)} MiB; stopped."
                         )
                     chunks.append(chunk)
                 response._content = b"".join(chunks)  # what response.read() would set
         except httpx.TimeoutException as exc:
             raise FetchError(
-                f"{url} did not answer within {self.timeout:g} s ({type(exc).__name__})."
+                f"{shown} did not answer within {self.timeout:g} s ({type(exc).__name__})."
             ) from exc
         except httpx.DecodingError as exc:
-            raise FetchError(f"{url} sent a body that does not match its Content-Encoding: {exc}") from exc
+            raise FetchError(f"{shown} sent a body that does not match its Content-Encoding: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"{url} could not be reached: {exc}") from exc
+            raise FetchError(f"{shown} could not be reached: {_masked(exc, url, shown)}") from exc
         if response.status_code not in accept_status:
             # 4xx means the request itself is wrong (address, credentials): retrying soon will not help.
             retryable = response.status_code >= 500 or response.status_code in (408, 429)
             raise FetchError(
-                f"{url} answered HTTP {response.status_code} {response.reason_phrase}.".rstrip(),
+                f"{shown} answered HTTP {response.status_code} {response.reason_phrase}.".rstrip(),
                 retryable=retryable,
             )
         return response
+
+
+def _masked(exc: Exception, url: str, shown: str) -> str:
+    """The exception's text with the raw URL (which httpx may quote) replaced by its safe form."""
+    return str(exc).replace(str(url), shown)

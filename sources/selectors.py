@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 
-from .choices import SourceStatus
+from .choices import DEFAULT_UNITS, Metric, SourceStatus
 from .connectors import connector_kinds
 from .models import Observation, Series, Source
 
@@ -22,6 +22,45 @@ SERIES_STALE_AFTER = timedelta(minutes=15)  # a map marker older than this is sh
 
 def source_list(*, tenant: Tenant) -> QuerySet[Source]:
     return Source.objects.filter(tenant=tenant).prefetch_related("areas").order_by("name", "pk")
+
+
+def data_inventory(*, tenant: Tenant) -> list[dict]:
+    """The data inventory of the public register, generated from the connector registry: per connector
+    what it stores, at which aggregation, whether personal data (never), for how long, and how many of the
+    tenant's sources use it. Every registered connector is listed, in use here or not."""
+    in_use = dict(
+        Source.objects.filter(tenant=tenant)
+        .order_by()
+        .values("kind")
+        .annotate(n=Count("pk"))
+        .values_list("kind", "n")
+    )
+    days = tenant.retention_days
+    entries = []
+    for kind, cls in connector_kinds().items():
+        declared = cls.inventory
+        entries.append(
+            {
+                "kind": kind,
+                "label": str(cls.label),
+                "stores": cls.stores,
+                "metrics": [
+                    {"metric": str(m), "label": str(Metric(m).label), "unit": DEFAULT_UNITS.get(m, "")}
+                    for m in (declared.metrics if declared else ())
+                ],
+                "series": declared.series if declared else "",
+                "aggregation": declared.aggregation if declared else "",
+                "personal_data": declared.personal_data if declared else "",
+                "retention_days": days,
+                "retention": (
+                    f"Each value is deleted {days} days after the time it describes, by the nightly "
+                    "retention purge; a deleted source's values are deleted with it."
+                ),
+                "legal_basis": cls.legal_basis,
+                "sources_in_use": in_use.get(kind, 0),
+            }
+        )
+    return entries
 
 
 def series_list(

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tenants.audit import audit_record
 from tenants.models import Tenant
 
 from .choices import DEFAULT_UNITS, FUTURE_METRICS, NON_NEGATIVE_METRICS, Metric
@@ -513,7 +514,18 @@ def source_create(*, tenant: Tenant, actor, data: dict) -> Source:
     source.save()
     if areas is not None:
         source.areas.set(areas)
+    if secrets:
+        _audit_secret(source, actor, secrets, rotated=False)
     return source
+
+
+def _audit_secret(source: Source, actor, secrets: dict, *, rotated: bool) -> None:
+    """A secret was set: the entry names the keys, never the values (the request's entry follows)."""
+    audit_record(
+        tenant=source.tenant, actor=actor, action="source.secret.set", obj=source, object_type="source",
+        object_label=source.slug, details={"keys": sorted(secrets), "replaced_earlier": rotated},
+        covers_request=False,
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -527,7 +539,12 @@ def source_update(*, source: Source, actor, data: dict) -> Source:
         setattr(source, name, value)
     _validate_source(source, secrets)
     if secrets is not None:
+        try:
+            had_secrets = bool(decrypt_secrets(source.secrets_encrypted))
+        except ValueError:  # undecryptable (a lost key): they are being replaced now, so they existed
+            had_secrets = True
         source.secrets_encrypted = encrypt_secrets(secrets)
+        _audit_secret(source, actor, secrets, rotated=had_secrets)
     if source.enabled and (not was_enabled or "poll_interval" in data or "config" in data):
         source.next_due_at = timezone.now()  # changed set-up: fetch soon, and close the circuit
         source.circuit_open_until = None

@@ -1,7 +1,9 @@
 """Views of the sources API: connectors, sources (CRUD, test, health, push tokens), series, observations."""
 
 import csv
+import dataclasses
 import io
+import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -21,7 +23,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
-from tenants.api.problems import problem_response
+from tenants.api.export import safe_cell
+from tenants.api.problems import BACKEND_UNAVAILABLE, problem_response
 from tenants.choices import Capability, Role, role_has
 from tenants.models import ApiToken, Membership
 from tenants.services import api_token_issue
@@ -44,7 +47,45 @@ from .serializers import (
 )
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 PREVIEW_READINGS = 50
+
+
+class PushRateThrottle(ScopedRateThrottle):
+    """The push throttle fails open: while Redis (its counters) is unreachable, pushes are stored anyway.
+
+    Observations that a camera pushes once are lost when refused, and many vendor clients do not retry;
+    the throttle only guards fairness between authenticated machine accounts, and the database still
+    bounds every request (PUSH_MAX_ROWS). Every other throttle fails closed with a retryable 503.
+    """
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except BACKEND_UNAVAILABLE as exc:
+            logger.warning("Push throttle skipped, cache unavailable: %s: %s", type(exc).__name__, exc)
+            return True
+
+
+# A push body: a list of rows, or {"observations": [rows]}; rows are judged one by one, so any JSON goes.
+PUSH_ROW = {"type": "object", "properties": {"series": {"type": "string"}, "time": {"type": "string"}}}
+PUSH_JSON_SCHEMA = {
+    "anyOf": [
+        {"type": "array", "items": PUSH_ROW},
+        {"type": "object", "properties": {"observations": {"type": "array", "items": PUSH_ROW}}},
+    ]
+}
+
+
+def _is_push_only(kind: str) -> bool:
+    connector = connector_kinds().get(kind)
+    return bool(connector and connector.push_only)
+
+
+def _push_only_preview(kind: str) -> dict:
+    """A test of a push-only source: there is nothing to fetch (the vendor pushes), so say so."""
+    detail = f"'{kind}' sources are push-only: nothing to fetch; the sender pushes to .../observations/."
+    return {"ok": False, "error": detail, "readings": [], "total": 0, "warnings": []}
 
 
 class RawJSONParser(BaseParser):
@@ -68,7 +109,7 @@ class ConnectorListView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(responses={200: OpenApiResponse(OpenApiTypes.OBJECT)})
+    @extend_schema(responses={200: OpenApiResponse({"type": "array", "items": {"type": "object"}})})
     def get(self, request):
         return Response(
             [
@@ -81,6 +122,7 @@ class ConnectorListView(APIView):
                     "config_schema": cls.config_schema,
                     "secret_schema": cls.secret_schema,
                     "stores": cls.stores,
+                    "inventory": dataclasses.asdict(cls.inventory) if cls.inventory else None,
                 }
                 for kind, cls in connector_kinds().items()
             ]
@@ -131,7 +173,7 @@ class SourceViewSet(TenantModelViewSet):
     def get_throttles(self):
         if self.action == "observations" and self.request.method == "POST":
             self.throttle_scope = "push"
-            return [ScopedRateThrottle()]
+            return [PushRateThrottle()]
         return super().get_throttles()
 
     def perform_create(self, serializer):
@@ -152,6 +194,8 @@ class SourceViewSet(TenantModelViewSet):
     def test(self, request, *args, **kwargs):
         """Fetch and parse now and show what would be stored; stores nothing and changes no health."""
         source = self.get_object()
+        if _is_push_only(source.kind):
+            return Response(_push_only_preview(source.kind))
         try:
             result = services.fetch_and_parse(source)
         except ConnectorError as exc:
@@ -168,6 +212,8 @@ class SourceViewSet(TenantModelViewSet):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         probe = Source(tenant=self.tenant, kind=data["kind"], config=data["config"], name="test")
+        if _is_push_only(probe.kind):
+            return Response(_push_only_preview(probe.kind))
         try:
             with transaction.atomic():
                 services._validate_source(probe, data["secrets"])
@@ -181,10 +227,18 @@ class SourceViewSet(TenantModelViewSet):
 
     @extend_schema(
         responses=inline_serializer(
-            "SourceHealth", {"id": serializers.IntegerField(), "slug": serializers.CharField()}
+            "SourceHealth",
+            {
+                "id": serializers.IntegerField(),
+                "slug": serializers.CharField(),
+                "name": serializers.CharField(),
+                "kind": serializers.CharField(),
+                "status": serializers.CharField(),
+            },
+            many=True,
         )
     )
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None)
     def health(self, request, *args, **kwargs):
         """Every source with status, last success, last error, consecutive failures, lag and circuit state."""
         now = timezone.now()
@@ -241,9 +295,13 @@ class SourceViewSet(TenantModelViewSet):
 
     @extend_schema(
         methods=["POST"],
-        request={"application/json": OpenApiTypes.OBJECT, "text/csv": OpenApiTypes.STR},
+        request={"application/json": PUSH_JSON_SCHEMA, "text/csv": OpenApiTypes.STR},
         parameters=[OpenApiParameter("atomic", bool, description="All rows or none.")],
-        responses={200: PushResultSerializer, 413: OpenApiResponse(description="More than 10,000 rows")},
+        responses={
+            200: PushResultSerializer,
+            409: OpenApiResponse(description="The source is disabled"),
+            413: OpenApiResponse(description="More than 10,000 rows"),
+        },
     )
     @extend_schema(methods=["GET"], parameters=[ObservationQuerySerializer], responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get", "post"], parser_classes=[RawJSONParser, RawCSVParser])
@@ -343,7 +401,8 @@ def _observations_response(request, tenant, *, source: Source | None = None):
         writer.writerow(["source", "series", "metric", "unit", "time", "value"])
         for s in series:
             for time, value in points[s.pk]:
-                writer.writerow([s.source.slug, s.key, s.metric, s.unit, time.isoformat(), value])
+                row = [s.source.slug, s.key, s.metric, s.unit, time.isoformat(), value]
+                writer.writerow([safe_cell(cell) for cell in row])  # a feed's series key is no formula
         response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="observations-{tenant.slug}.csv"'
         return response

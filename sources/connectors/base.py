@@ -41,6 +41,42 @@ class ParseError(ConnectorError):
     """The payload is not what the connector expects (HTML instead of JSON, truncated gzip...)."""
 
 
+NO_PERSONAL_DATA = "No personal data: aggregated counts and measurements only."
+
+
+@dataclass(frozen=True)
+class DataInventory:
+    """What a connector keeps, declared for the public register's data inventory (privacy by design).
+
+    ``sources.selectors.data_inventory`` generates the register's inventory from these declarations; the
+    registry tests fail for a connector without one. How long values are kept is the tenant's
+    ``retention_days``, the same for every connector.
+    """
+
+    metrics: tuple[str, ...]  # the sources.choices.Metric values the connector may store
+    series: str  # what one series stands for ("one per counting camera or counting line")
+    aggregation: str  # the level of aggregation of one stored value
+    personal_data: str = NO_PERSONAL_DATA
+
+
+def inventory_problems(cls) -> list[str]:
+    """Why a connector class's data inventory declaration is missing or incomplete (empty when fine)."""
+    from ..choices import Metric
+
+    inventory = getattr(cls, "inventory", None)
+    if not isinstance(inventory, DataInventory):
+        return [f"{cls.__name__} declares no DataInventory (class attribute 'inventory')"]
+    problems = []
+    unknown = sorted(set(inventory.metrics) - set(Metric.values))
+    if not inventory.metrics or unknown:
+        problems.append(f"{cls.__name__}: metrics must be Metric values, got {unknown or 'none'}")
+    if not inventory.series.strip() or not inventory.aggregation.strip():
+        problems.append(f"{cls.__name__}: say what a series is and how values are aggregated")
+    if inventory.personal_data != NO_PERSONAL_DATA:
+        problems.append(f"{cls.__name__}: connectors store no personal data ({NO_PERSONAL_DATA!r})")
+    return problems
+
+
 @dataclass(frozen=True)
 class Reading:
     """One value a connector found: it becomes an observation of the series ``key``."""
@@ -115,6 +151,7 @@ class Connector:
     push_only: ClassVar[bool] = False  # vendors push to us; the dispatcher never polls it
     stores: ClassVar[str] = ""  # plain words for the public register: what is kept, nothing more
     legal_basis: ClassVar[str] = "public task (Gemeentewet art. 172, public order and safety)"
+    inventory: ClassVar[DataInventory | None] = None  # required: what is stored, for the data inventory
 
     def __init__(
         self,

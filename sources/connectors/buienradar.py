@@ -19,7 +19,16 @@ from zoneinfo import ZoneInfo
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
-from .base import Connector, ConnectorError, FetchError, ParseError, ParseResult, Payload, Reading
+from .base import (
+    Connector,
+    ConnectorError,
+    DataInventory,
+    FetchError,
+    ParseError,
+    ParseResult,
+    Payload,
+    Reading,
+)
 
 FEED_URL = "https://data.buienradar.nl/2.0/feed/json"
 # The feed gives Dutch wall-clock times without an offset.
@@ -70,6 +79,20 @@ class BuienradarConnector(Connector):
         "Per weather station: air temperature, precipitation intensity and wind speed with their "
         "measurement time, as published by Buienradar. Per forecast day: maximum and minimum temperature, "
         "chance of rain, expected rainfall and wind speed. No personal data."
+    )
+    inventory = DataInventory(
+        metrics=(
+            Metric.TEMPERATURE,
+            Metric.PRECIPITATION,
+            Metric.WIND_SPEED,
+            Metric.FORECAST_TEMPERATURE_MAX,
+            Metric.FORECAST_TEMPERATURE_MIN,
+            Metric.FORECAST_RAIN_CHANCE,
+            Metric.FORECAST_PRECIPITATION,
+            Metric.FORECAST_WIND_SPEED,
+        ),
+        series="one per weather station and quantity, and one per forecast quantity",
+        aggregation="station measurements as published (10-minute values); one value per forecast day",
     )
     config_schema = {
         "type": "object",

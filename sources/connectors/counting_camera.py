@@ -4,8 +4,9 @@ No images, no tracks, no identifiers of people: a camera reports numbers per int
 this connector accepts. Push with ``POST /api/v1/tenants/{tenant}/sources/{id}/observations/``.
 """
 
+from ..choices import Metric
 from . import register
-from .base import Connector
+from .base import Connector, DataInventory
 
 
 @register
@@ -19,6 +20,11 @@ class CountingCameraConnector(Connector):
     push_only = True
     default_poll_interval = 60
     stores = "Per sensor and interval: number of people present or passing in/out. No images, no identifiers."
+    inventory = DataInventory(
+        metrics=(Metric.PEOPLE_COUNT, Metric.PEOPLE_IN, Metric.PEOPLE_OUT),
+        series="one per counting camera or counting line",
+        aggregation="the number of people present, entering or leaving per counting interval of the sensor",
+    )
     config_schema = {
         "type": "object",
         "properties": {

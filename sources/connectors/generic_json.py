@@ -24,7 +24,7 @@ from jmespath.exceptions import IncompleteExpressionError, JMESPathError
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import HttpClient
 from . import register
-from .base import Connector, FetchError, ParseError, ParseResult, Payload, Reading
+from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
 
 MAX_RECORD_WARNINGS = 50  # per payload; the rest are counted in one closing warning
 MAX_KEY_LENGTH = 200  # Series.key
@@ -166,6 +166,11 @@ class GenericJsonConnector(Connector):
     stores = (
         "Per record only the mapped fields: series key, time and number, and when mapped the metric, area "
         "and series name. All other fields of the response are discarded."
+    )
+    inventory = DataInventory(
+        metrics=tuple(Metric.values),
+        series="one per record key of the feed (a sensor, area or facility)",
+        aggregation="one number per series and time, as the feed publishes it; unmapped fields are discarded",
     )
     config_schema = {
         "type": "object",

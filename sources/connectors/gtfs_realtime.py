@@ -30,7 +30,7 @@ from shapely.geometry import Point, shape
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
-from .base import AreaInfo, Connector, ParseError, ParseResult, Payload, Reading
+from .base import AreaInfo, Connector, DataInventory, ParseError, ParseResult, Payload, Reading
 
 Occupancy = gtfs_rt.VehiclePosition.OccupancyStatus
 # occupancy_status to a percentage of the vehicle's capacity: the middle of the band the GTFS-realtime
@@ -79,6 +79,11 @@ class GtfsRealtimeConnector(Connector):
         "Per public transport stop in or near the areas, per feed update: the number of vehicles expected "
         "in the configured time window and the average occupancy level (%) of the vehicles at the stop. "
         "No vehicle, trip or passenger data is kept."
+    )
+    inventory = DataInventory(
+        metrics=(Metric.TRANSIT_ARRIVALS, Metric.TRANSIT_OCCUPANCY),
+        series="one per public transport stop and quantity",
+        aggregation="vehicles expected per stop in the configured window, and their average occupancy level",
     )
     config_schema = {
         "type": "object",

@@ -31,7 +31,7 @@ from lxml import etree
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
-from .base import Connector, ParseError, ParseResult, Payload, Reading
+from .base import Connector, DataInventory, ParseError, ParseResult, Payload, Reading
 
 DEFAULT_URL = "https://opendata.ndw.nu/trafficspeed.xml.gz"
 MAX_SITES = 500
@@ -70,6 +70,11 @@ class NdwTrafficConnector(Connector):
     stores = (
         "Per configured NDW measurement site and minute: vehicles per hour over all lanes and their average "
         "speed in km/h. Road traffic totals only: no vehicles, number plates or people."
+    )
+    inventory = DataInventory(
+        metrics=(Metric.VEHICLE_FLOW, Metric.VEHICLE_SPEED),
+        series="one per NDW measurement site and quantity",
+        aggregation="per site and minute: vehicles per hour summed over lanes, their average speed",
     )
     config_schema = {
         "type": "object",

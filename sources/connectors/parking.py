@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
-from .base import Connector, FetchError, ParseError, ParseResult, Payload, Reading
+from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
 
 INDEX_URL = "https://npropendata.rdw.nl/parkingdata/v2/"
 INDEX_MAX_AGE = timedelta(hours=1)
@@ -59,6 +59,11 @@ class ParkingConnector(Connector):
         "Per parking facility: the number of vacant spaces and the total capacity, with the time the "
         "operator last updated them, and the facility's name and identifier. No vehicles, licence plates "
         "or people."
+    )
+    inventory = DataInventory(
+        metrics=(Metric.PARKING_VACANT, Metric.PARKING_CAPACITY),
+        series="one per parking facility and quantity",
+        aggregation="facility totals as the operator last published them",
     )
     config_schema = {
         "type": "object",

@@ -17,8 +17,9 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from ..choices import Metric
 from . import register
-from .base import Connector, FetchError, ParseError, ParseResult, Payload, Reading
+from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
 
 WEEK = timedelta(days=7)
 MAX_ROWS_PER_FETCH = 500_000
@@ -39,6 +40,11 @@ class ReplayConnector(Connector):
     )
     default_poll_interval = 60
     stores = "The values of the CSV file as they play; nothing else."
+    inventory = DataInventory(
+        metrics=tuple(Metric.values),
+        series="one per series of the recorded CSV file",
+        aggregation="the recorded values as they are in the file",
+    )
     config_schema = {
         "type": "object",
         "required": ["file"],

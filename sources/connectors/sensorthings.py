@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
-from .base import Connector, ParseError, ParseResult, Payload, Reading
+from .base import Connector, DataInventory, ParseError, ParseResult, Payload, Reading
 from .generic_json import (
     MAX_KEY_LENGTH,
     MAX_NAME_LENGTH,
@@ -79,6 +79,11 @@ class SensorThingsConnector(Connector):
     stores = (
         "Per configured datastream: its name and unit of measurement, and each numeric observation as a time "
         "and a number. Nothing else from the server is kept."
+    )
+    inventory = DataInventory(
+        metrics=tuple(Metric.values),
+        series="one per configured datastream",
+        aggregation="one number per observation time, as the remote server publishes it",
     )
     config_schema = {
         "type": "object",
