@@ -7,6 +7,7 @@ Every variable is listed in README.md.
 """
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "guardian",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
     "tenants",
     "sources",
     "areas",
@@ -62,15 +68,22 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tenants.api.input_guard.RejectNulMiddleware",  # NUL in API input: 400, not a database error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "config.security.SessionExpiryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tenants.middleware.MfaRequiredMiddleware",
     "tenants.middleware.TenantPageMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a lock-out flagged by the axes backend into a 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,6 +171,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Auth -----------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out username+address pairs
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -170,10 +184,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+# Sessions end 12 h after log-in whatever the activity, after 30 min without a request, and when the
+# browser closes (config.security.SessionExpiryMiddleware enforces the first two).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 3600)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=30 * 60)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+CSRF_COOKIE_HTTPONLY = True  # scripts read the token from the page (csrf-token input), never the cookie
+# Two-factor authentication (django-otp): see tenants/mfa.py for who needs it.
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Crowd Safety Manager")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# Log-in lock-out (django-axes): AXES_FAILURE_LIMIT failures for one username from one address lock that
+# pair for AXES_COOLOFF_MINUTES. Counts log-in page, admin and token endpoint failures and wrong codes.
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp"]
+AXES_VERBOSE = False  # axes' own log lines name the user and address; our audit of failures is the table
+# Behind the TLS proxy the client address is the last X-Forwarded-For entry the proxy appended.
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env.bool("BEHIND_TLS_PROXY", False) else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_ORDER = "right-most"
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
 GUARDIAN_RAISE_403 = False
 
@@ -191,7 +229,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "tenants.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.Pagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "tenants.api.problems.problem_exception_handler",
@@ -229,10 +267,15 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tenants.api.schema.add_problem_responses",
+        "config.schema_examples.add_examples",
     ],
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+# Action-log attachments (photos, PDFs): stored under MEDIA_ROOT, served only through the tenant API (no
+# MEDIA_URL), purged after the tenant's retention period.
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=10 * 1024 * 1024)
 
 # --- Locale, static -------------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -258,12 +301,38 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", False) else None
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE_HSTS_SECONDS > 0)
+# A year or more of HSTS (with subdomains) qualifies for the browsers' preload list; say so unless told not.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE_HSTS_SECONDS >= 31536000)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# Content Security Policy (django-csp): our own files only, no inline script or style. Per-tenant map tile
+# hosts are added per response by the pages that show the map (frontend.views._allow_tile_host).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "child-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
+# Celery workers log through LOGGING below (with its redaction filter) instead of their own root handler.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler redacts secrets and personal data (config/redaction.py).
+    "filters": {"redact": {"()": "config.redaction.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -271,6 +340,16 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# --- Audit trail ----------------------------------------------------------------------------------
+# How many reverse proxies in front of the app append to X-Forwarded-For: the audit trail takes the client
+# address from that header only when this is above 0 (then the entry the outermost trusted proxy added).
+# With 0 it records REMOTE_ADDR, so a client cannot forge its address. Default: 1 behind the TLS proxy.
+AUDIT_TRUSTED_PROXY_HOPS = env.int(
+    "AUDIT_TRUSTED_PROXY_HOPS", default=1 if env.bool("BEHIND_TLS_PROXY", False) else 0
+)
+# Platform entries (no tenant: failed log-ins with unknown names, invalid tokens) are kept this long.
+AUDIT_PLATFORM_RETENTION_DAYS = env.int("AUDIT_PLATFORM_RETENTION_DAYS", default=730)
 
 # --- Geography ------------------------------------------------------------------------------------
 # Service region (minlon, minlat, maxlon, maxlat); geometry lying outside it but inside when its axes are
@@ -285,3 +364,8 @@ SOURCE_MAX_PAYLOAD_BYTES = env.int("SOURCE_MAX_PAYLOAD_BYTES", default=50 * 1024
 # After this many consecutive failures a source's circuit opens and fetching pauses (with backoff).
 SOURCE_CIRCUIT_THRESHOLD = env.int("SOURCE_CIRCUIT_THRESHOLD", default=5)
 PUSH_MAX_ROWS = env.int("PUSH_MAX_ROWS", default=10_000)
+# Seconds the area status and GeoJSON are shared between callers who see the same areas (0: off).
+CROWD_PICTURE_CACHE_SECONDS = env.int("CROWD_PICTURE_CACHE_SECONDS", default=5)
+# SensorThings API: entities per page when $top is absent, and the most one page (or expansion) carries.
+STA_DEFAULT_TOP = env.int("STA_DEFAULT_TOP", default=100)
+STA_MAX_TOP = env.int("STA_MAX_TOP", default=1000)

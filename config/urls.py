@@ -2,10 +2,15 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from django_otp.admin import OTPAdminSite
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
+from config.security import docs_csp
 from tenants.api import problems
 from tenants.health import healthz
+
+# The Django admin asks every user for a code from their authenticator (django-otp), not just a password.
+admin.site.__class__ = OTPAdminSite
 
 api_v1 = [
     path("", include("tenants.api.urls")),
@@ -14,8 +19,8 @@ api_v1 = [
     path("", include("incidents.api.urls")),
     path("", include("configpkg.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
+    path("redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     re_path(r"^.*$", problems.api_not_found),
 ]
 

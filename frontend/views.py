@@ -1,12 +1,14 @@
 """Page views. Tenant pages run inside the tenant scope set by tenants.middleware.TenantPageMiddleware;
 the public pages (/p/<slug>/) resolve their tenant themselves and switch its scope on here."""
 
+import re
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -19,7 +21,7 @@ from areas.status import STALE_AFTER, area_statuses
 from incidents.choices import ActionStatus, AlertKind, IncidentKind, Severity
 from incidents.models import AlertRule
 from sources.connectors import connector_kinds
-from sources.selectors import source_health, source_list
+from sources.selectors import data_inventory, source_health, source_list
 from tenants.choices import ROLE_CAPABILITIES, Capability, Role, role_has
 from tenants.scoping import tenant_scope
 from tenants.selectors import memberships_of_user, tenant_get_active
@@ -198,6 +200,7 @@ def _tenant_context(request) -> dict:
         "memberships": memberships_of_user(user=request.user),
         "may_view": role_has(membership.role, Capability.VIEW),
         "may_manage": role_has(membership.role, Capability.MANAGE),
+        "may_audit": role_has(membership.role, Capability.AUDIT),
     }
 
 
@@ -236,7 +239,7 @@ def tenant_home(request, tenant):
             "levels": [(level, DASHBOARD_STRINGS[level]) for level in LEVELS],
         }
     )
-    return render(request, "frontend/dashboard.html", context)
+    return _allow_tile_host(render(request, "frontend/dashboard.html", context), tenant_obj.map_tile_url)
 
 
 @login_required
@@ -297,7 +300,19 @@ def tenant_settings(request, tenant, section=None):
         }
     )
     template = f"frontend/settings/{(section or 'index').replace('-', '_')}.html"
-    return render(request, template, context)
+    return _allow_tile_host(render(request, template, context), tenant_obj.map_tile_url)
+
+
+def _allow_tile_host(response, tile_url: str):
+    """Let the map load the tenant's own tile server: its origin joins img-src and connect-src of this page's
+    Content Security Policy (django-csp reads ``_csp_update``). A {s}-style host label becomes a wildcard."""
+    if tile_url:
+        parts = urlsplit(tile_url)
+        host = re.sub(r"\{[^}]*\}", "*", parts.netloc)
+        if parts.scheme in ("http", "https") and host:
+            origin = f"{parts.scheme}://{host}"
+            response._csp_update = {"img-src": [origin], "connect-src": [origin]}
+    return response
 
 
 ROLE_LABELS = {
@@ -436,6 +451,7 @@ def public_register(request, tenant):
             )
         model = ForecastModel.objects.filter(tenant=tenant).order_by("-trained_at").first()
         rules = list(AlertRule.objects.filter(tenant=tenant, enabled=True).select_related("area", "source"))
+        inventory = data_inventory(tenant=tenant)
     accuracy = []
     if model is not None:
         for horizon, score in sorted(model.accuracy.items(), key=lambda item: int(item[0])):
@@ -447,6 +463,42 @@ def public_register(request, tenant):
         "accuracy": accuracy,
         "rules": rules,
         "retention_days": tenant.retention_days,
+        "inventory": inventory,
+        "retention": _retention_schedule(tenant),
         "language": _public_language(),
     }
     return _public_response(request, "frontend/register.html", context)
+
+
+def _retention_schedule(tenant) -> list[dict]:
+    """What the nightly purge jobs delete, after how many days (each purge reads these tenant fields)."""
+    schedule = [
+        {
+            "what": _("Observations of every data source, forecast values included"),
+            "days": tenant.retention_days,
+        },
+        {
+            "what": _("Photos and documents of the action log, webhook delivery logs"),
+            "days": tenant.retention_days,
+        },
+    ]
+    audit_days = getattr(tenant, "audit_retention_days", None)
+    if audit_days:
+        schedule.append({"what": _("Audit trail: who did what, when"), "days": audit_days})
+    return schedule
+
+
+def public_register_data(request, tenant):
+    """The register's data inventory and retention schedule as JSON, behind the same switch as the page."""
+    tenant = _public_tenant(request, tenant)
+    with tenant_scope(tenant):
+        inventory = data_inventory(tenant=tenant)
+    body = {
+        "tenant": tenant.slug,
+        "name": tenant.name,
+        "inventory": inventory,
+        "retention": _retention_schedule(tenant),
+    }
+    response = JsonResponse(body, json_dumps_params={"ensure_ascii": False})
+    patch_cache_control(response, public=True, max_age=PUBLIC_MAX_AGE)
+    return response

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import ApiToken, Membership, Tenant
+from .models import ApiToken, AuditEntry, Membership, Tenant
 
 
 class MembershipInline(admin.TabularInline):
@@ -54,3 +54,27 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # tokens are issued through the API, which shows the raw key once
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The whole trail for platform staff, including platform entries without a tenant; read-only."""
+
+    list_display = ["created_at", "tenant", "actor_label", "action", "object_type", "object_id", "result",
+                    "ip_address"]  # fmt: skip
+    list_filter = ["result", "tenant"]
+    search_fields = ["action", "actor_label", "object_label", "ip_address", "request_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["tenant"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # append-only; the retention purge is the one way out

@@ -30,6 +30,7 @@ class Capability(StrEnum):
     EXPORT = "export"  # exports and reports
     PUSH = "push"  # push observations for sources
     EVENTS = "events"  # work on the events and zones one was given (django-guardian object rights)
+    AUDIT = "audit"  # read the tenant's audit trail (admins)
 
 
 ROLE_CAPABILITIES: dict[str, frozenset[Capability]] = {

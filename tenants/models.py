@@ -131,3 +131,90 @@ class ApiToken(models.Model):
     def is_usable(self) -> bool:
         """True while neither revoked nor expired."""
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class AuditResult(models.TextChoices):
+    SUCCESS = "success", "success"
+    DENIED = "denied", "denied"
+    FAILED = "failed", "failed"
+    ERROR = "error", "error"
+
+
+class AuditAppendOnlyError(Exception):
+    """Raised when code tries to change or delete an audit entry outside the retention purge."""
+
+
+class AuditEntryQuerySet(models.QuerySet):
+    """Audit entries are append-only: bulk updates and deletes refuse (the purge service has its own door)."""
+
+    def update(self, **kwargs):
+        raise AuditAppendOnlyError("Audit entries are append-only; they cannot be changed.")
+
+    def delete(self):
+        raise AuditAppendOnlyError("Audit entries are removed only by the retention purge (tenants.audit).")
+
+    def _purge(self) -> int:
+        """Delete through the raw SQL path; only :func:`tenants.audit.audit_purge` calls this."""
+        return self._raw_delete(self.db)
+
+
+class AuditEntry(models.Model):
+    """One line of the append-only audit trail: who did what to which object, from where, with what result.
+
+    ``tenant`` is empty for platform-level events (a failed log-in with an unknown user name); those are
+    visible to platform staff only. Neither foreign key is a database constraint and neither cascades:
+    an entry outlives the tenant, user or object it names (``actor_label`` keeps the name).
+    """
+
+    tenant = models.ForeignKey(
+        Tenant,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="audit_entries",
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_label = models.CharField(max_length=150, help_text="User name, 'system' or a command, at the time.")
+    action = models.CharField(
+        max_length=100, help_text="Dotted name, e.g. 'member.update'; see docs/audit.md."
+    )
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_label = models.CharField(max_length=200, blank=True)
+    result = models.CharField(max_length=10, choices=AuditResult.choices, default=AuditResult.SUCCESS)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True, help_text="Changes and context; secrets redacted.")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = TenantScopedManager(manager_class=models.Manager.from_queryset(AuditEntryQuerySet))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"], name="audit_tenant_time"),
+            models.Index(fields=["tenant", "action"], name="audit_tenant_action"),
+        ]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.result}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AuditAppendOnlyError("Audit entries are append-only; they cannot be changed.")
+        kwargs.pop("force_update", None)
+        kwargs["force_insert"] = True
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditAppendOnlyError("Audit entries are removed only by the retention purge (tenants.audit).")

@@ -17,6 +17,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_scopes import scopes_disabled
 
+from .audit import audit_record
 from .choices import Role, TenantKind
 from .models import ApiToken, Membership, Tenant
 
@@ -69,6 +70,10 @@ def tenant_create(
     tenant = Tenant(slug=slug, name=name, kind=kind, time_zone=time_zone)
     tenant.full_clean()
     tenant.save()
+    audit_record(
+        tenant=tenant, actor=actor, action="tenant.create", obj=tenant, object_label=tenant.slug,
+        details={"name": name, "kind": kind, "time_zone": time_zone},
+    )  # fmt: skip
     invitation = None
     if admin_email:
         invitation = membership_invite(tenant=tenant, actor=actor, email=admin_email, role=Role.ADMIN)
@@ -82,18 +87,27 @@ TENANT_EDITABLE_FIELDS = (
     "retention_days",
     "small_count_threshold",
     "map_tile_url",
+    "mfa_required_for_all",
+    "audit_retention_days",
 )
 
 
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, actor, **changes) -> Tenant:
     """Change a tenant's settings (never its slug)."""
+    changed = {}
     for field, value in changes.items():
         if field not in TENANT_EDITABLE_FIELDS:
             raise ValidationError({field: "This setting cannot be changed here."})
+        if getattr(tenant, field) != value:
+            changed[field] = [getattr(tenant, field), value]
         setattr(tenant, field, value)
     tenant.full_clean()
     tenant.save()
+    audit_record(
+        tenant=tenant, actor=actor, action="tenant.update", obj=tenant, object_label=tenant.slug,
+        details={"changes": changed},
+    )  # fmt: skip
     return tenant
 
 
@@ -110,6 +124,11 @@ def membership_invite(
     if existing is not None:
         raise ValidationError({"email": f"{user.username} is already a member of {tenant.name}."})
     membership = Membership.objects.create(tenant=tenant, user=user, role=role, invited_by=actor)
+    audit_record(
+        tenant=tenant, actor=actor, action="member.invite", obj=membership, object_type="member",
+        object_label=user.get_username(),
+        details={"user": user.get_username(), "role": role, "user_created": created},
+    )  # fmt: skip
     link = set_password_url(user) if not user.has_usable_password() else None
     body = (
         f"You have been given the role '{membership.get_role_display()}' in {tenant.name} "
@@ -150,8 +169,17 @@ def membership_update(
     if new_role not in Role.values:
         raise ValidationError({"role": f"Unknown role '{new_role}'."})
     _ensure_an_admin_remains(membership, role=new_role, is_active=new_active)
+    changes = {}
+    if new_role != membership.role:
+        changes["role"] = [membership.role, new_role]
+    if new_active != membership.is_active:
+        changes["is_active"] = [membership.is_active, new_active]
     membership.role, membership.is_active = new_role, new_active
     membership.save(update_fields=["role", "is_active", "updated_at"])
+    audit_record(
+        tenant=membership.tenant, actor=actor, action="member.update", obj=membership, object_type="member",
+        object_label=membership.user.get_username(), details={"changes": changes},
+    )  # fmt: skip
     return membership
 
 
@@ -159,6 +187,11 @@ def membership_update(
 def membership_remove(*, membership: Membership, actor) -> None:
     """Remove a member from the tenant; the last active admin cannot be removed."""
     _ensure_an_admin_remains(membership, role="", is_active=False)
+    audit_record(
+        tenant=membership.tenant, actor=actor, action="member.remove", obj=membership, object_type="member",
+        object_label=membership.user.get_username(),
+        details={"user": membership.user.get_username(), "role": membership.role},
+    )  # fmt: skip
     membership.delete()
 
 

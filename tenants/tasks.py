@@ -7,6 +7,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from .audit import audit_purge, audit_purge_platform
 from .health import HEARTBEAT_KEY
 from .models import Tenant
 from .scoping import tenant_scope
@@ -62,3 +63,21 @@ def record_heartbeat() -> None:
 def purge_expired_api_tokens() -> int:
     """Delete API tokens that expired or were revoked more than 30 days ago."""
     return api_tokens_purge_expired()
+
+
+@shared_task(name="tenants.tasks.purge_audit_trails", ignore_result=True)
+def purge_audit_trails() -> int:
+    """Daily fan-out: one audit retention purge per tenant, and the platform entries' purge."""
+    audit_purge_platform()
+    return for_each_tenant(purge_tenant_audit_trail)
+
+
+@shared_task(base=TenantTask, name="tenants.tasks.purge_tenant_audit_trail", ignore_result=True)
+def purge_tenant_audit_trail(tenant_id: int) -> int:
+    """Delete one tenant's audit entries older than its ``audit_retention_days``."""
+    tenant = Tenant.objects.get(pk=tenant_id)
+    deleted = audit_purge(tenant=tenant)
+    if deleted:
+        logger.info("Purged %s audit entries of %s older than %s days", deleted, tenant.slug,
+                    tenant.audit_retention_days)  # fmt: skip
+    return deleted

@@ -5,13 +5,19 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tenants.choices import Role
-from tests.factories import TenantFactory, member
+from tests.factories import TenantFactory, login, member
 
 
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2's cost protects real accounts; in tests it only burns CPU."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_crowd_picture(settings):
+    """Tests change data and read the status at once; tests/areas/test_picture_cache.py covers sharing."""
+    settings.CROWD_PICTURE_CACHE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)
@@ -51,11 +57,10 @@ def api():
 
 @pytest.fixture
 def api_as():
-    """``api_as(user)``: an API client logged in as ``user`` (session, as the browser does)."""
+    """``api_as(user)``: an API client logged in as ``user`` (session, as the browser does, with the second
+    factor confirmed for users who need one)."""
 
     def make(user):
-        client = APIClient()
-        client.force_login(user)
-        return client
+        return login(APIClient(), user)
 
     return make

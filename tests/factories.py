@@ -10,10 +10,20 @@ from django_scopes import scopes_disabled
 from areas.geometry import measure
 from areas.models import Area, Event
 from areas.services import area_create, event_create
-from incidents.models import ActionLogEntry, Alert, AlertRule, Incident, InterventionType, Outcome, Webhook
+from configpkg.models import SharedTemplate
+from incidents.models import (
+    ActionAttachment,
+    ActionLogEntry,
+    Alert,
+    AlertRule,
+    Incident,
+    InterventionType,
+    Outcome,
+    Webhook,
+)
 from sources.models import Series, Source
 from tenants.choices import Role
-from tenants.models import Membership, Tenant
+from tenants.models import AuditEntry, Membership, Tenant
 from tenants.scoping import tenant_scope
 from tenants.services import api_token_issue
 
@@ -58,6 +68,35 @@ def member(tenant: Tenant, role: str, username: str | None = None, **kwargs):
     user = UserFactory(username=username or f"{tenant.slug}-{role}")
     MembershipFactory(tenant=tenant, user=user, role=role, **kwargs)
     return user
+
+
+def login(client, user):
+    """Log ``client`` in as ``user`` as after the full log-in: users who need a second factor (tenant admins,
+    staff, members of tenants requiring it) get a confirmed authenticator and an OTP-verified session."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenants.mfa import user_needs_mfa
+
+    client.force_login(user)
+    if user_needs_mfa(user):
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        device = device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+    return client
+
+
+def otp_code(user) -> str:
+    """The code ``user``'s authenticator shows now (a confirmed one is created when the user has none)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenants.mfa import current_code
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    device = device or TOTPDevice.objects.create(user=user, name="authenticator", confirmed=True)
+    return current_code(device)
 
 
 def token_for(user, tenant: Tenant | None = None) -> str:
@@ -188,6 +227,37 @@ def make_outcome(tenant: Tenant):
     )
 
 
+def make_attachment(tenant: Tenant):
+    """A small PDF attached to a new action of the tenant."""
+    from django.core.files.base import ContentFile
+
+    from incidents.models import ActionAttachment
+
+    entry = make_action(tenant)
+    attachment = ActionAttachment(
+        tenant=tenant,
+        entry=entry,
+        filename="report.pdf",
+        content_type="application/pdf",
+        size=9,
+        sha256="0" * 64,
+        uploaded_at=entry.started_at,
+    )
+    attachment.file.save("report.pdf", ContentFile(b"%PDF-1.4\n"), save=False)
+    attachment.save()
+    return attachment
+
+
+def make_shared_template(tenant: Tenant):
+    """A coalition library template published by ``tenant`` (its configuration of the moment)."""
+    from configpkg.models import SharedTemplate
+    from configpkg.services import shared_template_publish
+
+    return shared_template_publish(
+        tenant=tenant, actor=None, slug=f"template-{SharedTemplate.objects.count() + 1}", name="Beach summer"
+    )
+
+
 def make_intervention(tenant: Tenant):
     from incidents.models import InterventionType
 
@@ -196,8 +266,16 @@ def make_intervention(tenant: Tenant):
     )
 
 
+def make_audit_entry(tenant: Tenant):
+    """An audit entry of the tenant, written through the service."""
+    from tenants.audit import audit_record
+
+    return audit_record(tenant=tenant, actor=None, action="test.entry", object_type="test", object_id=1)
+
+
 TENANT_OBJECT_MAKERS = {
     Membership: lambda tenant: MembershipFactory(tenant=tenant, role=Role.ANALYST),
+    AuditEntry: make_audit_entry,
     Source: lambda tenant: make_source(tenant),
     Series: lambda tenant: make_series(tenant),
     Alert: make_alert,
@@ -207,8 +285,10 @@ TENANT_OBJECT_MAKERS = {
     Incident: make_incident,
     Outcome: make_outcome,
     InterventionType: make_intervention,
+    ActionAttachment: make_attachment,
     Area: lambda tenant: make_area(tenant, slug=f"area-{Area.objects.count() + 1}"),
     Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
+    SharedTemplate: make_shared_template,
 }
 
 

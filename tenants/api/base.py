@@ -11,6 +11,7 @@ from django.http import Http404
 from rest_framework import mixins, permissions, viewsets
 from rest_framework.exceptions import PermissionDenied
 
+from .. import audit
 from ..choices import Capability, role_has
 from ..models import ApiToken
 from ..scoping import tenant_scope
@@ -41,17 +42,41 @@ class TenantViewMixin:
 
     def dispatch(self, request, *args, **kwargs):
         self._scope_stack = ExitStack()
-        with self._scope_stack:
-            return super().dispatch(request, *args, **kwargs)
+        with audit.audit_request(request), self._scope_stack:
+            try:
+                return super().dispatch(request, *args, **kwargs)
+            except Exception:
+                # An unhandled error (500): the request's own transaction is gone, its entry is not.
+                audit.audit_unhandled_error(view=self, request=self.request)
+                raise
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if not self.is_schema_request():
+            audit.audit_api_response(view=self, request=request, response=response)
+            response["X-Request-ID"] = audit.request_id(request)  # the id in this request's audit entries
+        return response
+
+    def get_object(self):
+        obj = super().get_object()
+        # Names the object in the audit entry; taken now, because a delete clears the primary key.
+        self._audit_object = (obj.pk, getattr(obj, "slug", "") or str(obj))
+        return obj
 
     def check_permissions(self, request):
         super().check_permissions(request)  # 401 for anonymous callers
+        context = audit.current_context()
+        if context is not None:
+            context.auth = request.auth
         tenant = tenant_get_active(slug=self.kwargs.get("tenant", ""))
         membership = tenant and membership_get_active(user=request.user, tenant=tenant)
         if not membership:
+            if tenant is not None:
+                audit.audit_cross_tenant(request=request, tenant=tenant, reason="not a member")
             raise Http404("No such tenant.")
         token = request.auth
         if isinstance(token, ApiToken) and token.tenant_id is not None and token.tenant_id != tenant.pk:
+            audit.audit_cross_tenant(request=request, tenant=tenant, reason="token limited to another tenant")
             raise Http404("No such tenant.")
         request.tenant, request.membership = tenant, membership
         self._scope_stack.enter_context(tenant_scope(tenant))

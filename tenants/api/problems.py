@@ -1,15 +1,26 @@
 """One JSON error shape for the whole API: RFC 7807 problem details with per-field ``errors``."""
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from django_scopes import ScopeError
+from kombu.exceptions import OperationalError as BrokerUnavailableError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
+logger = logging.getLogger(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Redis (cache, throttle counters) or the Celery broker unreachable, e.g. while Redis restarts: a retryable
+# 503 instead of a 500. Work enqueued after a commit should use on_commit(..., robust=True), so that a
+# broker outage cannot turn a committed write into an error (periodic fan-out picks the work up).
+BACKEND_UNAVAILABLE = (RedisConnectionError, RedisTimeoutError, BrokerUnavailableError)
+RETRY_AFTER_SECONDS = 5
 
 TITLES = {
     400: "Bad request",
@@ -62,6 +73,8 @@ def problem_exception_handler(exc, context):
     elif isinstance(exc, ScopeError):
         # A query escaped its tenant scope: a programming error, never data for the caller.
         raise exc
+    elif isinstance(exc, BACKEND_UNAVAILABLE):
+        return backend_unavailable_response(exc)
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -87,6 +100,20 @@ def problem_exception_handler(exc, context):
         body = problem(response.status_code, str(detail), code=code)
     response.data = body
     response.content_type = PROBLEM_CONTENT_TYPE
+    return response
+
+
+def backend_unavailable_response(exc: Exception) -> Response:
+    """503 with Retry-After for a cache or broker outage; the request's open transaction is rolled back."""
+    logger.warning("Backing service unavailable, answering 503: %s: %s", type(exc).__name__, exc)
+    set_rollback()
+    response = problem_response(
+        503,
+        "A backing service (cache or message broker) is briefly unavailable. "
+        f"Send the request again after {RETRY_AFTER_SECONDS} seconds.",
+        code="service_unavailable",
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 

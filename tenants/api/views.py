@@ -1,13 +1,15 @@
 """Views of the tenants API: the caller's tenants, tenant settings, members and API tokens."""
 
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_login_failed
+from django_otp import user_has_device
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, permissions, status
+from rest_framework import exceptions, generics, permissions, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .. import selectors, services
+from .. import audit, mfa, selectors, services
 from ..choices import Capability
 from ..models import ApiToken, Membership, Tenant
 from .base import TenantModelViewSet, TenantViewMixin
@@ -118,22 +120,34 @@ class TokenView(APIView):
 
     @extend_schema(
         request=TokenRequestSerializer,
-        responses={201: TokenResponseSerializer, 400: OpenApiResponse(description="Wrong credentials")},
+        responses={
+            201: TokenResponseSerializer,
+            400: OpenApiResponse(description="Wrong credentials or second-factor code"),
+            429: OpenApiResponse(description="Too many attempts (throttled or locked out)"),
+        },
         auth=[],
     )
     def post(self, request):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = authenticate(request, username=data["username"], password=data["password"])
+        # The plain Django request, so django-axes counts failures and flags a lock-out on it.
+        django_request = request._request
+        user = authenticate(django_request, username=data["username"], password=data["password"])
+        if getattr(django_request, "axes_locked_out", False):
+            raise LockedOut()
         if user is None:
             raise _credentials_error("Unable to log in with these credentials.")
+        _check_second_factor(django_request, user, data.get("otp", ""))
         tenant = None
         if data.get("tenant"):
             tenant = selectors.tenant_get_active(slug=data["tenant"])
             if tenant is None or selectors.membership_get_active(user=user, tenant=tenant) is None:
+                if tenant is not None:
+                    audit.audit_cross_tenant(request=request, tenant=tenant, actor=user, reason="token asked")
                 raise _credentials_error(f"'{data['tenant']}' is not one of your tenants.", field="tenant")
         token, raw = services.api_token_issue(user=user, tenant=tenant, name=data.get("name", ""))
+        audit.audit_token_login(request=request, user=user, token=token)
         body = {"token": raw, "expires_at": token.expires_at, "tenant": tenant.slug if tenant else None}
         return Response(TokenResponseSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -141,7 +155,35 @@ class TokenView(APIView):
     def delete(self, request):
         if isinstance(request.auth, ApiToken):
             services.api_token_revoke(token=request.auth)
+            audit.audit_token_revoked(request=request, token=request.auth)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LockedOut(exceptions.APIException):
+    status_code = 429
+    default_detail = "Too many failed log-in attempts for this account from your address; try again later."
+    default_code = "locked_out"
+
+
+def _check_second_factor(request, user, code: str) -> None:
+    """Accounts with two-factor authentication must send the current code as ``otp``; a wrong one counts
+    towards the lock-out like a wrong password."""
+    if not mfa.second_factor_required(user):
+        return
+    if not user_has_device(user, confirmed=True):
+        raise _credentials_error(
+            "This account needs two-factor authentication: set up an authenticator at "
+            "/accounts/otp/setup/ first.",
+            field="otp",
+        )
+    if not code:
+        raise _credentials_error("Send the current code of your authenticator app as 'otp'.", field="otp")
+    if mfa.device_for_code(user, code) is None:
+        credentials = {"username": user.get_username()}
+        user_login_failed.send(sender=__name__, credentials=credentials, request=request)
+        if getattr(request, "axes_locked_out", False):
+            raise LockedOut()
+        raise _credentials_error("That code is not valid.", field="otp")
 
 
 def _credentials_error(message: str, field: str = "non_field_errors"):

@@ -7,13 +7,16 @@ var/test-artifacts/. Any browser console error fails the test.
 
 import json
 import os
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tenants.mfa import current_code
 from tenants.models import Tenant
 from tests.factories import make_alert
 
@@ -73,6 +76,12 @@ class Session:
         self.page.fill("#id_password", "demo")
         self.page.click("main button[type=submit]")
         self.page.wait_for_load_state()
+        if "/accounts/otp/verify/" in self.page.url:
+            # Second step for users with an authenticator (the demo admins): the code of the demo secret,
+            # as `manage.py demo_otp <username>` prints it.
+            self.page.fill("#id_code", demo_code(username))
+            self.page.click("main button[type=submit]")
+            self.page.wait_for_load_state()
 
     def shot(self, name):
         self.page.screenshot(
@@ -84,6 +93,12 @@ class Session:
         self.context.close()
 
 
+def demo_code(username: str) -> str:
+    """The current code of a demo user's authenticator (seed_demo gives admins the documented secret)."""
+    device = TOTPDevice.objects.get(user__username=username, confirmed=True)
+    return current_code(device)
+
+
 @pytest.fixture
 def demo(live_server, settings):
     settings.DEBUG = True
@@ -93,10 +108,26 @@ def demo(live_server, settings):
     return live_server
 
 
+def wait_for(page, expression: str, timeout: float = 10.0):
+    """Wait until a JavaScript expression is truthy in the page.
+
+    Playwright's wait_for_function compiles its predicate with eval inside the page, which the Content
+    Security Policy (no 'unsafe-eval') rightly refuses; page.evaluate goes through the DevTools protocol.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)
+
+
 def wait_for_dashboard(page, markers):
     page.wait_for_selector("#dashboard[data-ready=true]")
-    page.wait_for_function(f"document.querySelectorAll('.area-marker').length >= {markers}")
-    page.wait_for_function("window.maplibregl && document.querySelector('#map canvas')")
+    wait_for(page, f"document.querySelectorAll('.area-marker').length >= {markers}")
+    wait_for(page, "window.maplibregl && document.querySelector('#map canvas')")
 
 
 def test_demo_walkthrough(browser, demo):
@@ -123,7 +154,7 @@ def test_demo_walkthrough(browser, demo):
     assert page.get_attribute("#view-3d", "aria-pressed") == "true"
     assert page.get_attribute("#map", "data-mode") == "3d"
     page.wait_for_selector("#map[data-buildings='6']")  # the demo's buildings around the Kurhaus
-    page.wait_for_function("document.querySelector('#map canvas') !== null")
+    wait_for(page, "document.querySelector('#map canvas') !== null")
     page.wait_for_timeout(700)  # the camera tilts
     op.shot("dashboard-3d")
     page.click("#poi-list .poi-item[data-kind=parking]")  # the list flies the map to the garage
@@ -162,18 +193,19 @@ def test_demo_walkthrough(browser, demo):
     page.wait_for_selector("#area-feedback:has-text('Incident reported.')")
 
     page.locator("#time-slider").fill("-3")
-    page.wait_for_function("document.getElementById('dashboard').dataset.offset === '-3'")
+    wait_for(page, "document.getElementById('dashboard').dataset.offset === '-3'")
     page.locator("#time-slider").fill("6")
-    page.wait_for_function("document.getElementById('time-mode').textContent.includes('+6 h')")
-    page.wait_for_function("document.querySelectorAll('.area-marker.lvl-none').length < 8")
+    wait_for(page, "document.getElementById('time-mode').textContent.includes('+6 h')")
+    wait_for(page, "document.querySelectorAll('.area-marker.lvl-none').length < 8")
     op.shot("dashboard-forecast")
     page.click("#time-now")
 
     alert = page.locator("#alerts li", has_text="browser test")
     alert.locator("button.ack").click()
-    page.wait_for_function(
+    wait_for(
+        page,
         "[...document.querySelectorAll('#alerts li')].some(li => li.textContent.includes('browser test') "
-        "&& li.classList.contains('alert-acknowledged'))"
+        "&& li.classList.contains('alert-acknowledged'))",
     )
     op.shot("dashboard-acknowledged")
 
@@ -208,9 +240,33 @@ def test_demo_walkthrough(browser, demo):
     op.shot("sources-nl")
     op.close()
 
-    # The admin switches the public page on through the API, with the session and the CSRF token.
+    # An admin cannot get past the password alone: every page leads to the code step.
     admin = Session(browser, demo.url)
-    admin.login("den-haag-admin")
+    admin.page.goto("/accounts/login/?next=/t/den-haag/")
+    admin.page.fill("#id_username", "den-haag-admin")
+    admin.page.fill("#id_password", "demo")
+    admin.page.click("main button[type=submit]")
+    admin.page.wait_for_selector("#id_code")
+    assert "/accounts/otp/verify/" in admin.page.url
+    admin.page.goto("/t/den-haag/settings/")
+    assert "/accounts/otp/verify/" in admin.page.url
+    admin.shot("otp-verify")
+    admin.page.fill("#id_code", demo_code("den-haag-admin"))
+    admin.page.click("main button[type=submit]")
+    admin.page.wait_for_load_state()
+    assert admin.page.url.endswith("/t/den-haag/settings/")
+    admin.page.goto("/accounts/security/")
+    assert admin.page.locator("[data-testid=mfa-status]").inner_text().startswith("On")
+    admin.shot("account-security")
+    admin.page.goto("/accounts/otp/setup/?next=/accounts/security/")  # a QR code drawn on the server
+    assert admin.page.locator("img.otp-qr").evaluate("img => img.complete && img.naturalWidth > 0")
+    admin.shot("otp-setup")
+    admin.page.goto("/api/v1/docs/")  # Swagger UI under its own, documented policy
+    admin.page.wait_for_selector(".swagger-ui .opblock")
+    admin.shot("api-docs")
+
+    # The admin switches the public page on through the API, with the session and the CSRF token.
+    admin.page.goto("/t/den-haag/")
     wait_for_dashboard(admin.page, 8)
     result = admin.page.evaluate(
         """async () => {

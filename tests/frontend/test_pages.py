@@ -9,6 +9,7 @@ from sources.models import Source
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
+    login,
     make_alert_rule,
     make_area,
     make_series,
@@ -37,7 +38,7 @@ def test_home_requires_login(client, db):
 def test_home_lists_several_tenants(client, tenant_a, tenant_b):
     user = member(tenant_a, "operator")
     MembershipFactory(tenant=tenant_b, user=user, role="analyst")
-    client.force_login(user)
+    login(client, user)
     response = client.get("/")
     assert response.status_code == 200
     assert b"Gemeente A" in response.content and b"Gemeente B" in response.content
@@ -45,7 +46,7 @@ def test_home_lists_several_tenants(client, tenant_a, tenant_b):
 
 def test_tenant_page_is_404_for_non_members(client, tenant_a, tenant_b):
     user = member(tenant_a, "admin")
-    client.force_login(user)
+    login(client, user)
     assert client.get("/t/tenant-a/").status_code == 200
     assert client.get("/t/tenant-b/").status_code == 404
     assert client.get("/t/no-such-tenant/").status_code == 404
@@ -58,7 +59,7 @@ def test_tenant_page_redirects_anonymous_to_login(client, tenant_a):
 
 
 def test_inactive_membership_has_no_tenant_page(client, tenant_a):
-    client.force_login(member(tenant_a, "admin", is_active=False))
+    login(client, member(tenant_a, "admin", is_active=False))
     assert client.get("/t/tenant-a/").status_code == 404
 
 
@@ -72,7 +73,7 @@ def test_static_css_is_served_by_the_app(client, db):
 
 
 def test_dashboard_carries_its_config_and_no_inline_script(client, tenant_a):
-    client.force_login(member(tenant_a, "operator"))
+    login(client, member(tenant_a, "operator"))
     response = client.get("/t/tenant-a/")
     assert response.status_code == 200
     html = response.content.decode()
@@ -85,7 +86,7 @@ def test_dashboard_carries_its_config_and_no_inline_script(client, tenant_a):
 
 
 def test_dashboard_speaks_dutch_after_the_language_switch(client, tenant_a):
-    client.force_login(member(tenant_a, "operator"))
+    login(client, member(tenant_a, "operator"))
     response = client.post("/i18n/setlang/", {"language": "nl", "next": "/t/tenant-a/"}, follow=True)
     assert response.redirect_chain[-1][0] == "/t/tenant-a/"
     assert "Openstaande meldingen" in response.content.decode()
@@ -96,13 +97,13 @@ def test_sources_page_shows_health(client, tenant_a):
     Source.objects.with_scopes_disabled().filter(pk=source.pk).update(
         last_error="HTTP 503 from vendor", consecutive_failures=2
     )
-    client.force_login(member(tenant_a, "analyst"))
+    login(client, member(tenant_a, "analyst"))
     html = client.get("/t/tenant-a/sources/").content.decode()
     assert "Camera Kurhaus" in html and "HTTP 503 from vendor" in html
 
 
 def test_sources_page_is_forbidden_to_organisers(client, tenant_a):
-    client.force_login(member(tenant_a, "organiser"))
+    login(client, member(tenant_a, "organiser"))
     assert client.get("/t/tenant-a/sources/").status_code == 403
 
 

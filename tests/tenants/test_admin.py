@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django_scopes import scopes_disabled
 
 from tenants.models import Membership
-from tests.factories import member
+from tests.factories import login, member
 
 User = get_user_model()
 
@@ -18,7 +18,7 @@ def staff(db):
 def test_staff_sees_every_tenant_and_its_members(client, staff, tenant_a, tenant_b):
     member(tenant_a, "admin")
     member(tenant_b, "operator")
-    client.force_login(staff)
+    login(client, staff)
     assert client.get("/admin/tenants/membership/").status_code == 200
     page = client.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/")
     assert page.status_code == 200
@@ -27,7 +27,7 @@ def test_staff_sees_every_tenant_and_its_members(client, staff, tenant_a, tenant
 
 def test_staff_adds_a_member_in_the_admin(client, staff, tenant_a):
     user = User.objects.create_user("new-boa", "boa@example.org")
-    client.force_login(staff)
+    login(client, staff)
     response = client.post(
         "/admin/tenants/membership/add/",
         {"tenant": tenant_a.pk, "user": user.pk, "role": "operator", "is_active": "on"},
@@ -38,7 +38,7 @@ def test_staff_adds_a_member_in_the_admin(client, staff, tenant_a):
 
 
 def test_tenant_admin_without_staff_flag_has_no_django_admin(client, tenant_a):
-    client.force_login(member(tenant_a, "admin"))
+    login(client, member(tenant_a, "admin"))
     response = client.get("/admin/tenants/membership/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]

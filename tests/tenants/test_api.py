@@ -10,7 +10,7 @@ from django_scopes import scopes_disabled
 
 from tenants.choices import Role
 from tenants.models import ApiToken, Membership
-from tests.factories import PASSWORD, MembershipFactory, member, token_for
+from tests.factories import PASSWORD, MembershipFactory, member, otp_code, token_for
 
 User = get_user_model()
 PROBLEM = "application/problem+json"
@@ -31,7 +31,8 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
 
 
 def test_token_login_and_use(api, admin_a, tenant_a):
-    response = api.post("/api/v1/auth/token/", {"username": admin_a.username, "password": PASSWORD})
+    credentials = {"username": admin_a.username, "password": PASSWORD, "otp": otp_code(admin_a)}
+    response = api.post("/api/v1/auth/token/", credentials)
     assert response.status_code == 201
     raw = response.json()["token"]
     assert raw.startswith("csm_")
@@ -79,7 +80,8 @@ def test_token_limited_to_one_tenant(api, tenant_a, tenant_b):
     user = member(tenant_a, Role.ADMIN, username="two-hats")
     MembershipFactory(tenant=tenant_b, user=user, role=Role.ANALYST)
     response = api.post(
-        "/api/v1/auth/token/", {"username": "two-hats", "password": PASSWORD, "tenant": "tenant-b"}
+        "/api/v1/auth/token/",
+        {"username": "two-hats", "password": PASSWORD, "tenant": "tenant-b", "otp": otp_code(user)},
     )
     assert response.status_code == 201
     assert response.json()["tenant"] == "tenant-b"
@@ -92,7 +94,13 @@ def test_token_limited_to_one_tenant(api, tenant_a, tenant_b):
 def test_token_for_a_tenant_one_does_not_belong_to(api, admin_a, tenant_b):
     body = assert_problem(
         api.post(
-            "/api/v1/auth/token/", {"username": admin_a.username, "password": PASSWORD, "tenant": "tenant-b"}
+            "/api/v1/auth/token/",
+            {
+                "username": admin_a.username,
+                "password": PASSWORD,
+                "tenant": "tenant-b",
+                "otp": otp_code(admin_a),
+            },
         ),
         400,
     )
@@ -100,9 +108,10 @@ def test_token_for_a_tenant_one_does_not_belong_to(api, admin_a, tenant_b):
 
 
 def test_token_endpoint_is_throttled(api, admin_a, settings):
+    # A different user name each time: the per-address throttle answers, not the per-account lock-out.
     statuses = [
-        api.post("/api/v1/auth/token/", {"username": admin_a.username, "password": "wrong"}).status_code
-        for _ in range(11)
+        api.post("/api/v1/auth/token/", {"username": f"guess-{i}", "password": "wrong"}).status_code
+        for i in range(11)
     ]
     assert statuses[:10] == [400] * 10
     assert statuses[10] == 429

@@ -83,6 +83,17 @@ def test_seed_demo_is_idempotent_and_complete(settings):
     for role in ("operator", "analyst", "organiser", "integration"):
         assert User.objects.get(username=f"rotterdam-{role}").check_password("demo")
     assert User.objects.get(username="platform-admin").is_superuser
+    # Admins and platform staff need a second factor: the demo gives them the documented demo secret.
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from tenants.mfa import DEMO_TOTP_KEY_HEX
+
+    with_device = set(
+        TOTPDevice.objects.filter(confirmed=True, key=DEMO_TOTP_KEY_HEX).values_list(
+            "user__username", flat=True
+        )
+    )
+    assert with_device == {"den-haag-admin", "rotterdam-admin", "koningsdag-events-admin", "platform-admin"}
 
 
 @pytest.mark.django_db

@@ -634,6 +634,18 @@
   /* --- members ------------------------------------------------------------------------------------ */
   function membersPage() {
     var form = $("invite-form");
+    var mfaForm = $("mfa-form");
+    C.request(cfg.api).then(function (tenant) { $("mfa-all").checked = tenant.mfa_required_for_all; })
+      .catch(fail(mfaForm));
+    mfaForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      C.clearErrors(mfaForm);
+      C.request(cfg.api, { method: "PATCH", body: { mfa_required_for_all: $("mfa-all").checked } })
+        .then(function (tenant) {
+          $("mfa-all").checked = tenant.mfa_required_for_all;
+          C.setStatus(mfaForm, S.saved);
+        }).catch(fail(mfaForm));
+    });
     options($("invite-role"), cfg.roles, "operator");
     function memberRow(m) {
       var role = el("select", { "aria-label": m.user.username + ": role" });

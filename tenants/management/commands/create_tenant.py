@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from tenants.audit import system_actor
 from tenants.choices import TenantKind
 from tenants.services import tenant_create
 
@@ -19,13 +20,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            tenant, invitation = tenant_create(
-                slug=options["slug"],
-                name=options["name"],
-                kind=options["kind"],
-                time_zone=options["time_zone"],
-                admin_email=options["admin_email"],
-            )
+            with system_actor("manage.py create_tenant"):
+                tenant, invitation = tenant_create(
+                    slug=options["slug"],
+                    name=options["name"],
+                    kind=options["kind"],
+                    time_zone=options["time_zone"],
+                    admin_email=options["admin_email"],
+                )
         except ValidationError as exc:
             messages = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in exc.message_dict.items())
             raise CommandError(f"Tenant not created. {messages}") from exc

@@ -8,6 +8,7 @@ from django_scopes import scopes_disabled
 
 from tenants.choices import Role
 from tenants.demo import DEMO_PASSWORD, DEMO_TENANTS, demo_seeders
+from tenants.mfa import DEMO_TOTP_SECRET_BASE32, demo_totp_device_ensure
 from tenants.models import Membership, Tenant
 from tenants.scoping import tenant_scope
 
@@ -40,6 +41,13 @@ class Command(BaseCommand):
         for spec in DEMO_TENANTS:
             self.stdout.write("  " + ", ".join(f"{spec['slug']}-{role}" for role in Role.values))
         self.stdout.write("  platform staff (Django admin): platform-admin")
+        self.stdout.write(
+            "Admins and platform-admin also need a second factor. Their demo authenticator secret is "
+            f"{DEMO_TOTP_SECRET_BASE32} (add it to an authenticator app, or scan "
+            f"otpauth://totp/Crowd%20Safety%20Manager:den-haag-admin?secret={DEMO_TOTP_SECRET_BASE32}"
+            "&issuer=Crowd%20Safety%20Manager); or print the current code with "
+            "`.venv/bin/python manage.py demo_otp den-haag-admin`."
+        )
 
     def _demo_user(self, username: str, **extra) -> "User":
         user, created = User.objects.get_or_create(username=username, defaults=extra)
@@ -53,6 +61,7 @@ class Command(BaseCommand):
         if not (user.is_staff and user.is_superuser):
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
+        demo_totp_device_ensure(user)
 
     def _member(self, tenant: Tenant, role: str) -> "User":
         username = f"{tenant.slug}-{role}"
@@ -61,4 +70,6 @@ class Command(BaseCommand):
             Membership.objects.update_or_create(
                 tenant=tenant, user=user, defaults={"role": role, "is_active": True}
             )
+        if role == Role.ADMIN:
+            demo_totp_device_ensure(user)  # admins need a second factor; the demo's secret is documented
         return user
