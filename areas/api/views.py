@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import shapely.errors
@@ -277,7 +278,10 @@ def _shared_picture(request, areas: list[Area], name: str, compute) -> dict:
     instead of once per screen keeps the status endpoint fast under load (bench/loadtest.py). The key holds
     the visible areas and their last change (so an organiser's subset or an edited area is never served
     another's picture), the query string and the language. The body's ``time`` says when it was computed.
-    A cache that is down is skipped: the picture is then computed per request.
+
+    When the picture is due, one request recomputes it (a short lock) while the others keep getting the
+    previous one, at most three periods old: no stampede of identical computations when it expires. A cache
+    that is down is skipped: the picture is then computed per request.
     """
     seconds = settings.CROWD_PICTURE_CACHE_SECONDS
     if seconds <= 0:
@@ -290,16 +294,21 @@ def _shared_picture(request, areas: list[Area], name: str, compute) -> dict:
     ).hexdigest()
     key = f"crowd-picture:{request.tenant.pk}:{fingerprint}"
     try:
-        body = cache.get(key)
+        cached = cache.get(key)
+        if cached is not None:
+            computed_at, body = cached
+            fresh = time.time() - computed_at < seconds
+            if fresh or not cache.add(f"{key}:lock", 1, seconds):
+                return body
     except Exception:  # a cache outage must not take the crowd picture down
         logger.warning("Crowd picture cache unavailable, computing per request")
         return compute()
-    if body is None:
-        body = compute()
-        try:
-            cache.set(key, body, seconds)
-        except Exception:  # idem
-            logger.warning("Crowd picture cache unavailable, computing per request")
+    body = compute()
+    try:
+        cache.set(key, (time.time(), body), 3 * seconds)
+        cache.delete(f"{key}:lock")
+    except Exception:  # idem
+        logger.warning("Crowd picture cache unavailable, computing per request")
     return body
 
 

@@ -1,6 +1,7 @@
 """The crowd picture (status and GeoJSON) is computed once per few seconds and shared by every screen that
 sees the same areas, never across tenants or organisers' subsets."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -106,3 +107,31 @@ def test_cache_outage_computes_per_request(shared, api_as, admin_a, tenant_a, mo
     response = api_as(admin_a).get(STATUS)
     assert response.status_code == 200
     assert [a["slug"] for a in response.json()["areas"]] == ["pier"]
+
+
+def test_due_picture_is_recomputed_once_while_others_get_the_previous(
+    shared, api_as, admin_a, users, tenant_a, monkeypatch
+):
+    make_area(tenant_a, slug="pier", capacity=1000)
+    count(tenant_a, make_source(tenant_a, slug="cams"), 600)
+    client = api_as(admin_a)
+    first = client.get(STATUS).json()
+    later = time.time() + 31  # past the 30 s sharing period
+    monkeypatch.setattr("areas.api.views.time.time", lambda: later)
+
+    def reads_observations(queries):
+        return any("sources_series" in q["sql"] for q in queries.captured_queries)
+
+    # Another screen holds the recompute lock: this one gets the previous picture at once.
+    with monkeypatch.context() as locked:
+        locked.setattr("areas.api.views.cache.add", lambda *args, **kwargs: False)
+        with CaptureQueriesContext(connection) as waiting:
+            assert client.get(STATUS).json() == first
+    assert not reads_observations(waiting)
+    # The screen that takes the lock recomputes, and the new picture is shared from then on.
+    with CaptureQueriesContext(connection) as recomputing:
+        renewed = client.get(STATUS).json()
+    assert reads_observations(recomputing) and renewed["time"] != first["time"]
+    with CaptureQueriesContext(connection) as shared_again:
+        assert api_as(users["operator"]).get(STATUS).json() == renewed
+    assert not reads_observations(shared_again)
