@@ -54,7 +54,7 @@ run: $(VENV)/.deps assets migrate
 	@echo ""
 	@echo "  Crowd Safety Manager: http://127.0.0.1:$(PORT)/   (API docs: /api/v1/docs/, health: /healthz)"
 	@echo "  Log in as den-haag-operator / demo (or any <tenant>-<role> shown above). Admins also need a code:"
-	@echo "  $(BIN)/python manage.py demo_otp den-haag-admin   Ctrl-C stops web, worker and beat."
+	@echo "  DEBUG=true $(BIN)/python manage.py demo_otp den-haag-admin   Ctrl-C stops web, worker and beat."
 	@echo ""
 	PORT=$(PORT) $(BIN)/honcho start --port $(PORT) -f Procfile
 

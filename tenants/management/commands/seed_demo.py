@@ -46,7 +46,7 @@ class Command(BaseCommand):
             f"{DEMO_TOTP_SECRET_BASE32} (add it to an authenticator app, or scan "
             f"otpauth://totp/Crowd%20Safety%20Manager:den-haag-admin?secret={DEMO_TOTP_SECRET_BASE32}"
             "&issuer=Crowd%20Safety%20Manager); or print the current code with "
-            "`.venv/bin/python manage.py demo_otp den-haag-admin`."
+            "`DEBUG=true .venv/bin/python manage.py demo_otp den-haag-admin`."
         )
 
     def _demo_user(self, username: str, **extra) -> "User":
