@@ -1,7 +1,5 @@
 """Views of the incidents API: alerts, rules, webhooks, the action log (CSV export, attachments), outcomes."""
 
-import csv
-import io
 from datetime import UTC
 
 from django.http import HttpResponse
@@ -17,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
-from tenants.api.export import csv_response
+from tenants.api.export import csv_download, csv_response
 from tenants.api.problems import problem_response
 from tenants.choices import Capability
 from tenants.scoping import tenant_scope
@@ -509,7 +507,6 @@ class LearningView(TenantViewMixin, APIView):
             )
         rows = actions.learning_report(tenant=self.tenant, group_by=group_by)
         if request.query_params.get("format") == "csv":
-            buffer = io.StringIO()
             columns = [
                 *group_by,
                 "count",
@@ -521,12 +518,9 @@ class LearningView(TenantViewMixin, APIView):
                 "judged_effective",
                 "low_confidence",
             ]
-            writer = csv.DictWriter(buffer, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-            response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = f'attachment; filename="learning-{self.tenant.slug}.csv"'
-            return response
+            return csv_download(
+                f"learning-{self.tenant.slug}.csv", columns, ([row.get(c) for c in columns] for row in rows)
+            )
         return Response({"group_by": list(group_by), "rows": rows})
 
 

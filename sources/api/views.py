@@ -1,14 +1,11 @@
 """Views of the sources API: connectors, sources (CRUD, test, health, push tokens), series, observations."""
 
-import csv
 import dataclasses
-import io
 import logging
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -23,7 +20,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
-from tenants.api.export import safe_cell
+from tenants.api.export import csv_download
 from tenants.api.problems import BACKEND_UNAVAILABLE, problem_response
 from tenants.choices import Capability, Role, role_has
 from tenants.models import ApiToken, Membership
@@ -396,16 +393,22 @@ def _observations_response(request, tenant, *, source: Source | None = None):
     except TooManyPointsError as exc:
         return problem_response(400, str(exc), code="too_many_points")
     if data["format"] == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(["source", "series", "metric", "unit", "time", "value"])
-        for s in series:
-            for time, value in points[s.pk]:
-                row = [s.source.slug, s.key, s.metric, s.unit, time.isoformat(), value]
-                writer.writerow([safe_cell(cell) for cell in row])  # a feed's series key is no formula
-        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="observations-{tenant.slug}.csv"'
-        return response
+        return csv_download(
+            f"observations-{tenant.slug}.csv",
+            ["source", "series", "metric", "unit", "time", "value"],
+            (
+                [
+                    s.source.slug,
+                    s.key,
+                    s.metric,
+                    s.unit,
+                    time.isoformat(),
+                    value,
+                ]  # a feed's key is no formula
+                for s in series
+                for time, value in points[s.pk]
+            ),
+        )
     return Response(
         {
             "start": start,

@@ -3,7 +3,7 @@
 import csv
 from collections.abc import Callable, Iterable
 
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -29,6 +29,13 @@ def csv_lines(header: list[str], rows: Iterable[list]) -> Iterable[str]:
     yield writer.writerow(header)
     for row in rows:
         yield writer.writerow([safe_cell(value) for value in row])
+
+
+def csv_download(filename: str, header: list[str], rows: Iterable[list]) -> HttpResponse:
+    """A ``text/csv`` download of a table that is already in memory (a report, a resampled series)."""
+    response = HttpResponse("".join(csv_lines(header, rows)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 def csv_response(
