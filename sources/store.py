@@ -117,17 +117,25 @@ def _insert_postgresql(table: str, tenant_id: int, rows) -> set[tuple[int, datet
 
 
 def stored_values(*, keys: Iterable[tuple[int, datetime]]) -> dict[tuple[int, datetime], float]:
-    """Values already stored for (series_id, time) keys (used to report conflicting duplicates)."""
-    keys = list(keys)
-    if not keys:
-        return {}
-    condition = Q()
+    """Values already stored for (series_id, time) keys (used to report conflicting duplicates).
+
+    One ``time IN (...)`` query per series and chunk of times: an OR of one condition per key overflows
+    SQLite's expression depth (1,000) on a large batch of duplicates.
+    """
+    times_by_series: dict[int, list[datetime]] = {}
     for series_id, time in keys:
-        condition |= Q(series_id=series_id, time=time)
-    return {
-        (o.series_id, o.time): o.value
-        for o in Observation.objects.filter(condition).only("series_id", "time", "value")
-    }
+        times_by_series.setdefault(series_id, []).append(time)
+    found: dict[tuple[int, datetime], float] = {}
+    for series_id, times in times_by_series.items():
+        for start in range(0, len(times), STORED_VALUES_CHUNK):
+            rows = Observation.objects.filter(
+                series_id=series_id, time__in=times[start : start + STORED_VALUES_CHUNK]
+            ).values_list("time", "value")
+            found.update(((series_id, time), value) for time, value in rows)
+    return found
+
+
+STORED_VALUES_CHUNK = 500  # below SQLite's default limit of bound parameters per statement
 
 
 def update_latest(

@@ -88,6 +88,18 @@ def test_repeated_push_is_idempotent_and_first_write_wins(pusher, camera):
     assert stored(camera) == [("cam-7", 120.0), ("cam-7", 135.0)]
 
 
+def test_a_large_batch_of_conflicting_duplicates_is_reported_not_a_500(pusher, camera):
+    """1,200 rows pushed again with other values: the conflicts are listed (up to 1,000), on every database
+    (an OR per row once overflowed SQLite's expression depth)."""
+    rows = [{"series": f"cam-{n % 3}", "time": ts(n / 10), "value": n} for n in range(1200)]
+    assert push(pusher, camera, rows).json()["accepted"] == 1200
+    again = push(pusher, camera, [{**row, "value": row["value"] + 1} for row in rows])
+    assert again.status_code == 200, again.content
+    body = again.json()
+    assert (body["accepted"], body["duplicate"], len(body["conflicts"])) == (0, 1200, 1000)
+    assert {c["kept_value"] for c in body["conflicts"]} == {float(n) for n in range(1000)}
+
+
 def test_bad_rows_are_rejected_one_by_one_and_good_rows_kept(pusher, camera):
     future = (timezone.now() + timedelta(minutes=30)).isoformat()
     rows = [
