@@ -5,7 +5,7 @@ widened geodesically, so the sections follow the real boulevard from the harbour
 the pier. They are demo data at street-level accuracy, not survey data.
 """
 
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from tenants.demo import register_demo_seeder
 
 from .buildings import read_buildings
 from .choices import AreaKind
+from .demo_counts import Scenario, scenario_path, write_replay_csv
 from .forecasts import refresh_forecasts
 from .geometry import measure
 from .models import Area, Event, ForecastModel
@@ -159,15 +160,28 @@ def building_footprints() -> dict:
     }
 
 
-KINGS_DAY = {
-    "slug": "koningsdag-2027",
-    "name": "Koningsdag 2027 Rotterdam",
-    "start": datetime(2027, 4, 27, 8, 0, tzinfo=AMSTERDAM),
-    "end": datetime(2027, 4, 27, 21, 0, tzinfo=AMSTERDAM),
-    "expected_attendance": 250_000,
-    "organiser": "Stichting Koningsdag Rotterdam",
-    "description": "Free market and stages in the city centre.",
-}
+def kings_day(now: datetime) -> dict:
+    """The next King's Day (27 April, the 26th when the 27th is a Sunday) whose market is not over yet."""
+
+    def day_of(year: int) -> date:
+        day = date(year, 4, 27)
+        return day - timedelta(days=1) if day.weekday() == 6 else day
+
+    year = now.astimezone(AMSTERDAM).year
+    if datetime.combine(day_of(year), time(21, 0), tzinfo=AMSTERDAM) <= now:
+        year += 1
+    day = day_of(year)
+    return {
+        "slug": f"koningsdag-{year}",
+        "name": f"Koningsdag {year} Rotterdam",
+        "start": datetime.combine(day, time(8, 0), tzinfo=AMSTERDAM),
+        "end": datetime.combine(day, time(21, 0), tzinfo=AMSTERDAM),
+        "expected_attendance": 250_000,
+        "organiser": "Stichting Koningsdag Rotterdam",
+        "description": "Free market and stages in the city centre.",
+    }
+
+
 KINGS_DAY_ZONES = [
     {
         "slug": "coolsingel",
@@ -216,19 +230,80 @@ def _upsert_area(tenant, spec: dict, **extra) -> Area:
     return area_create(tenant=tenant, actor=None, data=data)
 
 
-def seed_scheveningen_counts(tenant, stdout) -> None:
-    """A replay source of simulated counting-camera data: four weeks of history, then live every minute."""
+def _replay_path() -> Path:
     from django.conf import settings
+
+    return Path(settings.VAR_DIR) / "replay" / REPLAY_FILE
+
+
+REPLAY_FILE = "scheveningen.csv"
+RECENT = timedelta(hours=1)
+CONTINUE_FOR = timedelta(hours=12)  # a demo seeded again within this continues its scenario
+
+
+def scheveningen_scenario(now: datetime) -> Scenario:
+    """The scenario the demo's replay file was written for; a new one starting ``now`` if there is none."""
+    try:
+        return Scenario.load(scenario_path(_replay_path()))
+    except ValueError:
+        return Scenario.starting(now)
+
+
+def _saved_scenario(now: datetime) -> tuple[Scenario | None, str]:
+    """The saved scenario if the demo may continue it, else (None, why not)."""
+    try:
+        scenario = Scenario.load(scenario_path(_replay_path()))
+    except ValueError as exc:
+        return None, str(exc)
+    if scenario.now > now + timedelta(minutes=5):
+        return None, f"the saved demo scenario starts in the future ({scenario.now:%Y-%m-%d %H:%M} UTC)"
+    if scenario.now < now - CONTINUE_FOR:
+        return None, f"the saved demo scenario is from {scenario.now:%Y-%m-%d %H:%M} UTC"
+    return scenario, ""
+
+
+def _recent_observations(source, now: datetime) -> int:
+    from sources.models import Observation
+
+    return Observation.objects.filter(series__source=source, time__gt=now - RECENT, time__lte=now).count()
+
+
+def _forget_scenario(source) -> None:
+    """Drop an earlier scenario's synthetic counts and the model trained on them, so the new scenario's
+    history, forecasts and measured outcomes are one story (the action log keeps its entries)."""
+    from sources.models import Observation, Series
+
+    Observation.objects.filter(series__source=source).delete()
+    Series.objects.filter(source=source).update(latest_time=None, latest_value=None)
+    ForecastModel.objects.filter(tenant=source.tenant).delete()
+    source.state = {}  # play the new scenario's history from its start
+    source.save(update_fields=["state"])
+
+
+def seed_scheveningen_counts(tenant, stdout) -> None:
+    """A replay source of simulated counting-camera data: four weeks of history, then live every minute.
+
+    A first run starts a new scenario whose "now" is now. A run within ``CONTINUE_FOR`` of that start, on
+    the same database, continues the saved scenario, so the stored history stays one story; later (or
+    when the saved scenario is unreadable, lies in the future, or its replay has no data for the last
+    hour) the demo starts a new synthetic scenario and says so, so every start shows the busy afternoon.
+    """
     from django.utils import timezone
 
     from sources.models import Source
     from sources.services import source_create, source_fetch
 
-    from .demo_counts import write_replay_csv
-
     now = timezone.now()
-    rows = write_replay_csv(Path(settings.VAR_DIR) / "replay" / "scheveningen.csv", now=now)
+    path = _replay_path()
     source = Source.objects.filter(tenant=tenant, slug="telcameras-scheveningen").first()
+    scenario = None
+    if source is not None:
+        scenario, why_not = _saved_scenario(now)
+        if scenario is None:
+            stdout.write(f"  {tenant.slug}: {why_not}; starting a new synthetic scenario")
+            _forget_scenario(source)
+    scenario = scenario or Scenario.starting(now)
+    rows = write_replay_csv(path, scenario)
     if source is None:
         source = source_create(
             tenant=tenant,
@@ -237,7 +312,7 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
                 "slug": "telcameras-scheveningen",
                 "name": "Counting cameras Scheveningen (demo replay)",
                 "kind": "replay",
-                "config": {"file": "scheveningen.csv", "backfill_hours": 24 * 27},
+                "config": {"file": REPLAY_FILE, "backfill_hours": 24 * 27},
                 "poll_interval": 60,
                 "owner": "Gemeente Den Haag (demo)",
                 "purpose": "Crowd levels on the boulevard, beach and pier (simulated for the demo).",
@@ -245,7 +320,20 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
             },
         )
     outcome = source_fetch(source=source)
-    stdout.write(f"  {tenant.slug}: replay of {rows} simulated counts, {outcome.stored} stored now")
+    if not _recent_observations(source, now):
+        # Nothing for the last hour (the replay file was edited by hand, or the source was reconfigured):
+        # build the picture again from a new synthetic scenario starting now.
+        stdout.write(
+            f"  {tenant.slug}: the replay has no data for the last hour; starting a new synthetic scenario"
+        )
+        scenario = Scenario.starting(now)
+        rows = write_replay_csv(path, scenario)
+        _forget_scenario(source)
+        outcome = source_fetch(source=source)
+    stdout.write(
+        f"  {tenant.slug}: replay of {rows} simulated counts, {outcome.stored} stored now "
+        f"(synthetic scenario: its sunny Sunday, 16:30, began {scenario.now:%Y-%m-%d %H:%M} UTC)"
+    )
     calibrate_panels(tenant=tenant)
     refresh_forecasts(tenant=tenant)  # at once, with the fallback methods until the model is trained
     if not ForecastModel.objects.filter(tenant=tenant).exists():
@@ -274,9 +362,14 @@ def seed_areas(*, tenant, users, stdout) -> None:
         stdout.write(f"  {tenant.slug}: {len(read.features)} buildings around the Kurhaus")
         seed_scheveningen_counts(tenant, stdout)
     elif tenant.slug in ("rotterdam", "koningsdag-events"):
-        event = Event.objects.filter(tenant=tenant, slug=KINGS_DAY["slug"]).first()
-        if event is None:
-            event = event_create(tenant=tenant, actor=None, data=dict(KINGS_DAY))
+        from django.utils import timezone
+
+        spec = kings_day(timezone.now())
+        event = Event.objects.filter(tenant=tenant, name__startswith="Koningsdag").order_by("-start").first()
+        if event is None or event.end <= timezone.now():  # the demo's King's Day is always ahead
+            event = Event.objects.filter(tenant=tenant, slug=spec["slug"]).first() or event_create(
+                tenant=tenant, actor=None, data=spec
+            )
         for spec in KINGS_DAY_ZONES:
             _upsert_area(tenant, spec, kind=AreaKind.TEMPORARY, event=event)
         event_set_organisers(event=event, actor=None, usernames=[users[Role.ORGANISER].username])

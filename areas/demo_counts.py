@@ -1,34 +1,52 @@
 """Simulated counting-camera data for the Scheveningen demo: four weeks of 5-minute counts.
 
-Deterministic (seeded): hour-of-day profiles per kind of place, weekends and Wednesday afternoons,
-a low-season level for late autumn, day-to-day weather, noise, and a sunny final weekend so the live
-demo shows levels rising into 'very busy'. A GPS-panel series estimates the whole boulevard at a
-fraction of the camera counts, as a real panel would, for calibration against them.
+The demo runs on its own **scenario clock**, shifted to "now" and to nothing else of the wall clock:
+four weeks (Monday 00:00 of week 1 to Monday 00:00 of week 5, scenario wall time, no DST), of which
+"now" is always Sunday 16:30 of the last, sunny weekend. Started at 03:00 on New Year's night or on a
+summer afternoon, the demo shows the same picture: every crowd level somewhere on the seafront, the
+alerts and measures of the busy Saturday afternoon behind it, and the evening ahead in its forecast.
+The times on screen are real times; only the shape of the days is shifted so that the busy afternoon
+is always happening when you look (docs/architecture.md, "The demo's scenario clock").
+
+Deterministic (seeded by the step of the scenario, not by the date): hour-of-day profiles per kind of
+place, weekends and Wednesday afternoons, day-to-day weather, noise, and the sunny final weekend. A
+GPS-panel series estimates the whole boulevard at a fraction of the camera counts, as a real panel
+would, for calibration against them.
 """
 
 import csv
+import json
 import math
 import random
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 STEP = timedelta(minutes=5)
 WEEKS = 4
+WEEK = timedelta(weeks=1)
+DAY = timedelta(days=1)
+SCENARIO_NOW = timedelta(weeks=WEEKS - 1, days=6, hours=16, minutes=30)  # Sunday 16:30 of the last week
+BUSY_SATURDAY = (WEEKS - 1) * 7 + 5  # the scenario day (0 = Monday of week 1) of the busy Saturday
+BUSY_HOURS = (12.0, 19.0)  # the busy afternoon of a scenario day, in scenario hours
 
-# Peak people present on a busy summer weekend afternoon, and the shape of the day.
+# Peak people present on the sunny weekend, and the shape of the day. Tuned so that at the scenario's
+# "now" (Sunday 16:30) the areas span every level: quiet (harbour section, beach), busy (Zeekant,
+# square, the boulevard as a whole), very busy (Kurhaus section), crowded (pier), critical (tram stops).
 PLACES = {
-    "boulevard-haven": (2500, "promenade"),
-    "boulevard-zeekant": (3500, "promenade"),
-    "boulevard-kurhaus": (5000, "promenade"),
-    "strand-scheveningen": (12000, "beach"),
-    "de-pier": (2000, "attraction"),
-    "kurhausplein": (1200, "square"),
-    "tramhaltes-kurhaus": (350, "transit"),
+    "boulevard-haven": (4125, "promenade"),
+    "boulevard-zeekant": (11350, "promenade"),
+    "boulevard-kurhaus": (12620, "promenade"),
+    "strand-scheveningen": (32000, "beach"),
+    "de-pier": (1400, "attraction"),
+    "kurhausplein": (605, "square"),
+    "tramhaltes-kurhaus": (170, "transit"),
 }
 SECTIONS = ("boulevard-haven", "boulevard-zeekant", "boulevard-kurhaus")
 GPS_PANEL_SHARE = 0.32  # a visitor panel sees about a third of the people the cameras count
+NOISE = 0.04  # relative standard deviation of a count
 
 
 def _hour_shape(kind: str, hour: float) -> tuple[float, float]:
@@ -42,14 +60,14 @@ def _hour_shape(kind: str, hour: float) -> tuple[float, float]:
     if kind == "promenade":
         return 0.02, 0.8 * bump(14.5, 3.0) + 0.55 * bump(20.0, 1.8)
     if kind == "attraction":
-        return 0.01, 0.9 * bump(15.0, 3.2) + 0.4 * bump(20.5, 1.5)
+        return 0.01, 0.9 * bump(15.5, 3.2) + 0.4 * bump(20.5, 1.5)
     if kind == "square":
-        return 0.03, 0.6 * bump(13.0, 2.5) + 0.8 * bump(20.5, 2.0)
-    # transit: arrivals late morning, departures late afternoon
-    return 0.02, 0.8 * bump(11.0, 1.5) + 1.0 * bump(17.5, 1.6)
+        return 0.03, 0.7 * bump(15.0, 3.0) + 0.35 * bump(20.5, 2.0)
+    # transit: arrivals late morning, departures from the middle of the afternoon
+    return 0.02, 0.8 * bump(11.0, 1.5) + 1.0 * bump(16.5, 2.0)
 
 
-# Measures taken on the sunny Saturday afternoon, and what they did to the counts (the action log's demo).
+# Measures taken on the busy Saturday afternoon, and what they did to the counts (the action log's demo).
 DEMO_INTERVENTIONS = [
     {
         "area": "de-pier",
@@ -70,74 +88,105 @@ DEMO_INTERVENTIONS = [
 ]
 
 
-def busy_saturday(now: datetime) -> datetime:
-    """Local midnight starting the most recent Saturday whose afternoon is over (the demo's busy day)."""
-    local = now.astimezone(AMSTERDAM)
-    saturday = (local - timedelta(days=(local.weekday() - 5) % 7)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    if saturday + timedelta(hours=19) > local:
-        saturday -= timedelta(weeks=1)
-    return saturday
+@dataclass(frozen=True)
+class Scenario:
+    """The demo's timeline: ``origin`` is the real instant of scenario Monday 00:00 of week 1.
+
+    Scenario time is counted in days and hours from the origin, without time zones or DST, so the picture
+    relative to "now" is the same on every date of the year and at every hour.
+    """
+
+    origin: datetime
+
+    @classmethod
+    def starting(cls, now: datetime) -> "Scenario":
+        """A scenario whose "now" (Sunday 16:30 of the last week) is ``now``, to the whole minute."""
+        now = now.astimezone(UTC).replace(second=0, microsecond=0)
+        return cls(origin=now - SCENARIO_NOW)
+
+    @property
+    def now(self) -> datetime:
+        return self.origin + SCENARIO_NOW
+
+    @property
+    def end(self) -> datetime:
+        return self.origin + WEEKS * WEEK
+
+    def at(self, day: int, hour: float) -> datetime:
+        """The real instant of scenario ``day`` (0 = Monday of week 1) at ``hour``."""
+        return self.origin + day * DAY + timedelta(hours=hour)
+
+    def clock(self, moment: datetime) -> tuple[int, float]:
+        """(scenario day, scenario hour) of a real instant."""
+        offset = moment - self.origin
+        day = offset // DAY
+        return day, (offset - day * DAY) / timedelta(hours=1)
+
+    def in_busy_afternoon(self, moment: datetime) -> bool:
+        """Whether ``moment`` lies in the busy afternoon (12:00-19:00) of a scenario day."""
+        _day, hour = self.clock(moment)
+        return BUSY_HOURS[0] <= hour < BUSY_HOURS[1]
+
+    def intervention_window(self, spec: dict) -> tuple[datetime, datetime]:
+        start = self.at(BUSY_SATURDAY, spec["hour"])
+        return start, start + timedelta(hours=spec["hours"])
+
+    def intervention_factor(self, slug: str, moment: datetime) -> float:
+        for spec in DEMO_INTERVENTIONS:
+            start, end = self.intervention_window(spec)
+            if spec["area"] == slug and start <= moment < end:
+                return spec["factor"]
+        return 1.0
+
+    def weather(self) -> list[float]:
+        """Weather factor per scenario day: 0.55 grey to 1.35 fine; 1.5 on the sunny last weekend."""
+        rng = random.Random(2026)
+        weather = [rng.uniform(0.55, 1.35) for _ in range(WEEKS * 7)]
+        weather[BUSY_SATURDAY] = weather[BUSY_SATURDAY + 1] = 1.5
+        return weather
+
+    # The scenario is kept beside the replay file, so a demo seeded again continues its own history.
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"origin": self.origin.isoformat()}))
+
+    @classmethod
+    def load(cls, path: Path) -> "Scenario":
+        """The scenario saved at ``path``. Raises ValueError when it is missing or unreadable."""
+        try:
+            origin = datetime.fromisoformat(json.loads(path.read_text())["origin"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"no readable demo scenario at {path}: {exc}") from exc
+        if origin.tzinfo is None:
+            raise ValueError(f"the demo scenario at {path} has a time without time zone")
+        return cls(origin=origin)
 
 
-def intervention_window(spec: dict, saturday: datetime) -> tuple[datetime, datetime]:
-    start = saturday + timedelta(hours=spec["hour"])
-    return start, start + timedelta(hours=spec["hours"])
+def scenario_path(replay_csv: Path) -> Path:
+    return replay_csv.with_suffix(".scenario.json")
 
 
-def _intervention_factor(slug: str, moment: datetime, saturday: datetime) -> float:
-    for spec in DEMO_INTERVENTIONS:
-        start, end = intervention_window(spec, saturday)
-        if spec["area"] == slug and start <= moment < end:
-            return spec["factor"]
-    return 1.0
-
-
-def _days_and_weather(now: datetime, rng: random.Random) -> tuple[datetime, datetime, list[float]]:
-    """(first Monday, end of this week, weather factor per day: 0.55 grey to 1.35 fine, 1.5 sunny weekend)."""
-    local_now = now.astimezone(AMSTERDAM)
-    this_monday = (local_now - timedelta(days=local_now.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    start = this_monday - timedelta(weeks=WEEKS - 1)
-    end = this_monday + timedelta(weeks=1)
-    days = (end - start).days
-    weather = [rng.uniform(0.55, 1.35) for _ in range(days)]
-    saturday = busy_saturday(now)
-    for day in (saturday, saturday + timedelta(days=1)):  # the latest weekend is sunny
-        offset = (day.date() - start.date()).days
-        if 0 <= offset < days:
-            weather[offset] = 1.5
-    return start, end, weather
-
-
-def simulate(*, now: datetime, seed: int = 2026) -> list[tuple[datetime, str, float, str, str]]:
-    """Rows (time, series, value, metric, area) for the four weeks up to the end of the current week."""
-    rng = random.Random(seed)
-    start, end, weather = _days_and_weather(now, rng)
-    saturday = busy_saturday(now)
+def simulate(scenario: Scenario, *, seed: int = 2026) -> list[tuple[datetime, str, float, str, str]]:
+    """Rows (time, series, value, metric, area) for the four weeks of the scenario."""
+    weather = scenario.weather()
     rows = []
-    t = start
-    while t < end:
-        local = t.astimezone(AMSTERDAM)
-        day = (local.date() - start.date()).days
-        hour = local.hour + local.minute / 60
-        weekday = local.weekday()
+    for step in range(WEEKS * WEEK // STEP):
+        t = scenario.origin + step * STEP
+        rng = random.Random(seed * 1_000_003 + step)  # the noise of a step depends on the step alone
+        day, hour = scenario.clock(t)
+        weekday = day % 7
         week_factor = 1.7 if weekday >= 5 else (1.15 if weekday == 2 and hour >= 12 else 1.0)
-        season = 0.55  # late autumn on the coast
         section_total = 0.0
         for slug, (peak, kind) in PLACES.items():
             floor, daytime = _hour_shape(kind, hour)
-            level = peak * season * (floor + week_factor * weather[day] * daytime)
-            value = max(0, round(level * rng.gauss(1.0, 0.06) * _intervention_factor(slug, t, saturday)))
+            level = peak * (floor + week_factor * weather[day] * daytime)
+            factor = scenario.intervention_factor(slug, t)
+            value = max(0, round(level * rng.gauss(1.0, NOISE) * factor))
             rows.append((t, f"cam-{slug}", value, "people_count", slug))
             if slug in SECTIONS:
                 section_total += value
-        if local.minute % 15 == 0:  # the panel reports every 15 minutes
+        if step % 3 == 0:  # the panel reports every 15 minutes
             estimate = round(section_total * GPS_PANEL_SHARE * rng.gauss(1.0, 0.1))
             rows.append((t, "gps-boulevard", max(0, estimate), "visitor_estimate", "boulevard"))
-        t += STEP
     return rows
 
 
@@ -147,9 +196,8 @@ PARKING_CAPACITY = 400
 TRAM_KURHAUS = (4.28, 52.1102)  # the north-east end of the platforms
 
 
-def _trams_due(local: datetime, extra: bool) -> int:
-    """Trams (lines 1 and 9) due at the Kurhaus stop in the next 15 minutes, by the time of day."""
-    hour = local.hour
+def _trams_due(hour: float, extra: bool) -> int:
+    """Trams (lines 1 and 9) due at the Kurhaus stop in the next 15 minutes, by the (scenario) hour."""
     due = 4 if 7 <= hour < 23 else (2 if hour >= 23 or 5 <= hour < 7 or hour < 1 else 0)
     return due + (2 if extra else 0)
 
@@ -175,44 +223,48 @@ WEATHER = {
 }
 
 
-def simulate_located(rows: list[tuple], *, now: datetime, seed: int = 2027) -> list[tuple]:
+def simulate_located(rows: list[tuple], scenario: Scenario, *, seed: int = 2027) -> list[tuple]:
     """Rows (time, value, series spec) for the garage, the tram stop and the weather.
 
     The garage fills with the people on the boulevard at the Kurhaus (full on the sunny weekend), the
     extra trams of the demo's intervention show at the stop, and the weather (hourly, no location: the
     dashboard shows it as a summary) follows the day's weather that drew people out.
     """
-    start, _end, weather = _days_and_weather(now, random.Random(2026))  # the days simulate() had
+    weather = scenario.weather()  # the days simulate() had
     rng = random.Random(seed)
-    saturday = busy_saturday(now)
     extra = next(s for s in DEMO_INTERVENTIONS if s["intervention"] == "extra-public-transport")
-    extra_start, extra_end = intervention_window(extra, saturday)
+    extra_start, extra_end = scenario.intervention_window(extra)
     located = []
+    step = 0
     for time, series, value, _metric, _area in rows:
         if series != "cam-boulevard-kurhaus":
             continue
-        local = time.astimezone(AMSTERDAM)
-        occupied = min(PARKING_CAPACITY, round(30 + (PARKING_CAPACITY - 30) * min(1.0, value / 4500)))
+        day, hour = scenario.clock(time)
+        occupied = min(PARKING_CAPACITY, round(30 + (PARKING_CAPACITY - 30) * min(1.0, value / 15000)))
         located.append((time, PARKING_CAPACITY - occupied, GARAGE_VACANT))
-        located.append((time, _trams_due(local, extra_start <= time < extra_end), TRAM_ARRIVALS))
-        if local.minute == 0:
+        located.append((time, _trams_due(hour, extra_start <= time < extra_end), TRAM_ARRIVALS))
+        if step % 12 == 0:  # hourly
             located.append((time, PARKING_CAPACITY, GARAGE_CAPACITY))
             # Warmer and dry on fine days, showers on grey ones.
-            fine = weather[(local.date() - start.date()).days]
-            hour = local.hour + rng.uniform(-0.3, 0.3)
-            temperature = 6.0 + 5.0 * fine + 3.5 * math.sin((hour - 9) / 24 * 2 * math.pi) + rng.gauss(0, 0.6)
+            fine = weather[day]
+            jittered = hour + rng.uniform(-0.3, 0.3)
+            temperature = (
+                6.0 + 5.0 * fine + 3.5 * math.sin((jittered - 9) / 24 * 2 * math.pi) + rng.gauss(0, 0.6)
+            )
             showers = max(0.0, 1.0 - fine) * 0.5  # chance of rain this hour
             rain = rng.uniform(0.2, 3.0) if rng.random() < showers else 0.0
             located.append((time, round(temperature, 1), WEATHER["temperature"]))
             located.append((time, round(rain, 1), WEATHER["precipitation"]))
             located.append((time, round(rng.uniform(3.0, 9.0), 1), WEATHER["wind_speed"]))
+        step += 1
     return located
 
 
-def write_replay_csv(path: Path, *, now: datetime) -> int:
-    """Write the simulation (counts, garage, tram stop, weather) as a replay CSV; returns the row count."""
-    rows = simulate(now=now)
-    located = simulate_located(rows, now=now)
+def write_replay_csv(path: Path, scenario: Scenario) -> int:
+    """Write the simulation (counts, garage, tram stop, weather) as a replay CSV, and the scenario beside
+    it; returns the row count."""
+    rows = simulate(scenario)
+    located = simulate_located(rows, scenario)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -224,4 +276,5 @@ def write_replay_csv(path: Path, *, now: datetime) -> int:
         for time, value, (series, metric, unit, name, facility, location) in located:
             lon, lat = location or ("", "")
             writer.writerow([series, time.isoformat(), value, metric, "", unit, name, facility, lon, lat])
+    scenario.save(scenario_path(path))
     return len(rows) + len(located)

@@ -4,7 +4,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from areas.demo_counts import DEMO_INTERVENTIONS, busy_saturday, intervention_window
+from areas.demo import scheveningen_scenario
+from areas.demo_counts import BUSY_SATURDAY, DEMO_INTERVENTIONS
 from areas.forecasts import refresh_forecasts
 from areas.models import Area
 from tenants.demo import register_demo_seeder
@@ -29,7 +30,8 @@ RULES = [
 
 @register_demo_seeder(40, "alerts")
 def seed_alerts(*, tenant, users, stdout) -> None:
-    """Alert rules for den-haag; replay the last two days every 15 minutes so the history has alerts."""
+    """Alert rules for den-haag; replay the scenario from the busy Saturday morning every 15 minutes, so
+    the history has the alerts of that afternoon."""
     if tenant.slug != "den-haag":
         return
     for spec in RULES:
@@ -38,11 +40,12 @@ def seed_alerts(*, tenant, users, stdout) -> None:
             spec["area"] = Area.objects.get(tenant=tenant, slug=spec["area"])
         if not AlertRule.objects.filter(tenant=tenant, name=spec["name"]).exists():
             alert_rule_save(tenant=tenant, actor=None, data=spec)
-    if Alert.objects.filter(tenant=tenant).exists():
-        return
     now = timezone.now()
-    _seed_actions(tenant, users, now)
-    moment = (now - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+    scenario = scheveningen_scenario(now)
+    if Alert.objects.filter(tenant=tenant, opened_at__gte=scenario.origin).exists():
+        return  # this scenario's history is there already (a demo seeded again continues it)
+    _seed_actions(tenant, users, scenario, now)
+    moment = scenario.at(BUSY_SATURDAY, 10.0)
     opened = 0
     while moment < now - timedelta(minutes=15):
         opened += evaluate_alerts(tenant=tenant, now=moment, historical=True)["opened"]
@@ -55,7 +58,7 @@ def seed_alerts(*, tenant, users, stdout) -> None:
         message="BOA team reports people queueing onto the tram track at the Kurhaus stop.",
         level="crowded",
     )
-    for entry in ActionLogEntry.objects.filter(tenant=tenant):
+    for entry in ActionLogEntry.objects.filter(tenant=tenant, started_at__gte=scenario.origin):
         entry.alerts.set(
             Alert.objects.filter(
                 tenant=tenant,
@@ -66,16 +69,23 @@ def seed_alerts(*, tenant, users, stdout) -> None:
         )
     stdout.write(
         f"  {tenant.slug}: {len(RULES)} alert rules; {opened} alerts, "
-        f"{ActionLogEntry.objects.filter(tenant=tenant).count()} actions in the last two days"
+        f"{ActionLogEntry.objects.filter(tenant=tenant, started_at__gte=scenario.origin).count()} actions "
+        "since the busy Saturday"
     )
+    busy = [
+        a
+        for a in Alert.objects.filter(tenant=tenant, opened_at__gte=scenario.origin).exclude(kind="manual")
+        if scenario.in_busy_afternoon(a.opened_at)
+    ]
+    if not busy:  # the rules were changed, or the replay had no data then: say so rather than hide it
+        stdout.write(f"  {tenant.slug}: warning: no alert fired in the replayed busy afternoons")
 
 
-def _seed_actions(tenant, users, now) -> None:
+def _seed_actions(tenant, users, scenario, now) -> None:
     """The measures of the busy Saturday (their effect is in the simulated counts), an incident, outcomes."""
     ensure_default_interventions(tenant=tenant)
-    saturday = busy_saturday(now)
     for spec in DEMO_INTERVENTIONS:
-        start, end = intervention_window(spec, saturday)
+        start, end = scenario.intervention_window(spec)
         if end > now:
             continue
         area = Area.objects.get(tenant=tenant, slug=spec["area"])

@@ -1,23 +1,49 @@
 """seed_demo's geography: Scheveningen for den-haag, King's Day in Rotterdam for the other two."""
 
+from datetime import UTC, datetime
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from areas.demo import AMSTERDAM, kings_day
 from areas.models import Area, BuildingLayer, Event
 from sources.models import Series
 
 
-@pytest.fixture
-def demo(db, settings):
+@pytest.mark.clock
+def test_seed_demo_geography(db, settings, client):
+    """Seeding is expensive, so one test seeds (twice: idempotent) and checks each part."""
     settings.DEBUG = True
     call_command("seed_demo", stdout=StringIO())
-    call_command("seed_demo", stdout=StringIO())  # idempotent
+    call_command("seed_demo", stdout=StringIO())
+    check_den_haag_has_scheveningen()
+    check_kings_day_in_rotterdam_for_both_tenants()
+    check_demo_organiser_sees_the_event(client)
+    check_den_haag_has_buildings_and_located_series()
 
 
-def test_den_haag_has_scheveningen(demo):
+@pytest.mark.clock
+@pytest.mark.parametrize(
+    ("now", "slug", "day"),
+    [
+        (datetime(2027, 1, 1, 0, 30, tzinfo=UTC), "koningsdag-2027", 27),  # a Tuesday
+        (datetime(2027, 4, 27, 18, 59, tzinfo=UTC), "koningsdag-2027", 27),  # its last minute (20:59 CEST)
+        (datetime(2027, 4, 27, 19, 0, tzinfo=UTC), "koningsdag-2028", 27),  # over: next year's
+        (datetime(2025, 1, 1, tzinfo=UTC), "koningsdag-2025", 26),  # 27 April 2025 was a Sunday
+        (datetime(2099, 12, 31, 23, 30, tzinfo=UTC), "koningsdag-2100", 27),  # already 2100 in Amsterdam
+    ],
+)
+def test_kings_day_is_the_next_one(now, slug, day):
+    event = kings_day(now)
+    assert event["slug"] == slug
+    assert event["start"].day == day and event["start"].month == 4
+    assert event["start"].astimezone(AMSTERDAM).hour == 8 and event["end"] > now
+
+
+def check_den_haag_has_scheveningen():
     with scopes_disabled():
         areas = {a.slug: a for a in Area.objects.filter(tenant__slug="den-haag")}
     assert set(areas) == {
@@ -41,17 +67,19 @@ def test_den_haag_has_scheveningen(demo):
         assert 4.25 < area.centroid_lon < 4.29 and 52.09 < area.centroid_lat < 52.12
 
 
-def test_kings_day_in_rotterdam_for_both_tenants(demo):
+def check_kings_day_in_rotterdam_for_both_tenants():
+    expected = kings_day(timezone.now())
     for slug in ("rotterdam", "koningsdag-events"):
         with scopes_disabled():
-            event = Event.objects.get(tenant__slug=slug, slug="koningsdag-2027")
+            event = Event.objects.get(tenant__slug=slug, slug=expected["slug"])
             zones = list(event.zones.all())
+        assert event.start == expected["start"]
         assert len(zones) == 4
         assert all(z.kind == "temporary" and z.valid_from == event.start for z in zones)
         assert all(51.90 < z.centroid_lat < 51.93 and 4.47 < z.centroid_lon < 4.49 for z in zones)
 
 
-def test_demo_organiser_sees_the_event(demo, client):
+def check_demo_organiser_sees_the_event(client):
     # The demo log-in through the log-in page (django-axes counts attempts per request).
     assert (
         client.post(
@@ -60,11 +88,11 @@ def test_demo_organiser_sees_the_event(demo, client):
         == 302
     )
     events = client.get("/api/v1/tenants/koningsdag-events/events/").json()["results"]
-    assert [e["slug"] for e in events] == ["koningsdag-2027"]
+    assert [e["slug"] for e in events] == [kings_day(timezone.now())["slug"]]
     assert events[0]["organisers"] == ["koningsdag-events-organiser"]
 
 
-def test_den_haag_has_buildings_and_located_series(demo):
+def check_den_haag_has_buildings_and_located_series():
     with scopes_disabled():
         layer = BuildingLayer.objects.get(tenant__slug="den-haag")
         series = {s.key: s for s in Series.objects.filter(tenant__slug="den-haag")}
