@@ -6,7 +6,8 @@ a source secret set, an operator refused a settings change, an analyst's CSV exp
 another organisation knocking on the wrong door. Entries name the real demo users and objects.
 """
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -42,13 +43,22 @@ def _entry(tenant, when, actor, action, *, result=AuditResult.SUCCESS, obj=None,
     )
 
 
+def _local(now: datetime, tenant, days_ago: int, hour: int, minute: int) -> datetime:
+    """``hour:minute`` on the tenant's wall clock, ``days_ago`` days before ``now``: the same office hours in
+    summer and winter time."""
+    tz = ZoneInfo(tenant.time_zone)
+    return datetime.combine(
+        (now - timedelta(days=days_ago)).astimezone(tz).date(), time(hour, minute), tzinfo=tz
+    )
+
+
 @register_demo_seeder(90, "audit-trail")
 def seed_audit_trail(*, tenant, users, stdout) -> None:
     """Write the demo trail once per tenant (skipped when it is there already)."""
     if AuditEntry.objects.filter(tenant=tenant, request_id__startswith="demo-").exists():
         return
     now = timezone.now().replace(second=0, microsecond=0)
-    day = (now - timedelta(days=3)).replace(hour=7, minute=30)  # UTC: half past nine in summer
+    day = _local(now, tenant, 3, 9, 30)
     admin, operator, analyst = users[Role.ADMIN], users[Role.OPERATOR], users[Role.ANALYST]
     base = f"/api/v1/tenants/{tenant.slug}/"
     story = [
@@ -73,8 +83,8 @@ def seed_audit_trail(*, tenant, users, stdout) -> None:
               "details": {"method": "PATCH", "path": f"{base}sources/{source.pk}/", "status": 200,
                           "fields": {"secrets": "[redacted]"}}}),
         ]  # fmt: skip
-    day2 = (now - timedelta(days=1)).replace(hour=5, minute=55)
-    analyst_at = (now - timedelta(days=1)).replace(hour=9, minute=40)
+    day2 = _local(now, tenant, 1, 7, 55)
+    analyst_at = _local(now, tenant, 1, 11, 40)
     other = next((spec["slug"] for spec in DEMO_TENANTS if spec["slug"] != tenant.slug), None)
     # The other organisation's admin; by name only while that tenant is not seeded yet.
     outsider = (

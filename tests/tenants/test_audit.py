@@ -3,10 +3,12 @@
 import csv
 import io
 import json
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
@@ -226,6 +228,7 @@ def test_observation_csv_export_is_recorded_and_json_reads_are_not(api, tenant_a
     assert entry.details["query"] == {"format": "csv", "resample": "hour"}
 
 
+@pytest.mark.clock
 def test_pushes_are_recorded_with_row_counts(api, tenant_a, admin_a):
     source = make_source(tenant_a, slug="cam")
     api_with_token(api, admin_a)
@@ -292,6 +295,7 @@ def test_token_endpoint_log_in_and_a_token_asked_for_a_foreign_tenant(api, tenan
     assert entries(tenant_a, action="auth.login.failed")[0].details["via"] == "api_token"
 
 
+@pytest.mark.clock
 def test_forged_expired_and_revoked_tokens_get_401_and_an_entry(api, tenant_a, users):
     analyst = users["analyst"]
     api.credentials(HTTP_AUTHORIZATION="Token csm_forged-forged-forged")
@@ -512,6 +516,7 @@ def _aged(tenant, days: int, action: str = "test.old") -> AuditEntry:
     return entry
 
 
+@pytest.mark.clock
 def test_purge_deletes_only_entries_past_the_tenants_retention(tenant_a, tenant_b):
     tenant_a.audit_retention_days = 30
     tenant_a.save()
@@ -526,6 +531,7 @@ def test_purge_deletes_only_entries_past_the_tenants_retention(tenant_a, tenant_
         assert AuditEntry.objects.filter(pk__in=[kept.pk, other.pk]).count() == 2
 
 
+@pytest.mark.clock
 def test_purge_task_runs_in_the_tenant_scope_and_the_platform_purge_keeps_tenant_entries(tenant_a, settings):
     _aged(tenant_a, 800)
     platform_old, platform_new = _aged(None, 800), _aged(None, 5)
@@ -588,6 +594,7 @@ def test_filters(api, tenant_a, admin_a, trail, query, expected):
     assert [e["action"] for e in body["results"]] == expected
 
 
+@pytest.mark.clock
 def test_time_window_filter_and_bad_filters(api, tenant_a, admin_a, trail):
     api_with_token(api, admin_a)
     url = f"/api/v1/tenants/{tenant_a.slug}/audit/"
@@ -703,10 +710,20 @@ def test_page_changes_retention_through_the_service(tenant_a, admin_a):
 # --- Demo -------------------------------------------------------------------------------------------
 
 
-def test_demo_trail_tells_who_did_what_once(tenant_a, users):
-    with tenant_scope(tenant_a):
+@pytest.mark.clock
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2027-01-01T00:30:00+01:00",  # just after midnight: "yesterday" is another year
+        "2027-03-28T03:15:00+02:00",  # the morning summer time starts
+        "2027-07-15T13:00:00+02:00",
+    ],
+)
+def test_demo_trail_tells_who_did_what_once(tenant_a, users, moment):
+    with time_machine.travel(datetime.fromisoformat(moment), tick=False), tenant_scope(tenant_a):
         seed_audit_trail(tenant=tenant_a, users=users, stdout=io.StringIO())
         seed_audit_trail(tenant=tenant_a, users=users, stdout=io.StringIO())
+        now = timezone.now()
     trail = entries(tenant_a)
     actions = [e.action for e in trail]
     assert actions.count("tenant.create") == 1  # idempotent
@@ -719,4 +736,9 @@ def test_demo_trail_tells_who_did_what_once(tenant_a, users):
         "access.cross_tenant",
     } <= set(actions)
     assert {e.actor_label for e in trail} >= {users["admin"].username, users["operator"].username}
-    assert all(e.created_at <= timezone.now() for e in trail)
+    assert all(e.created_at <= now for e in trail)
+    # Office hours on the tenant's wall clock, in summer and winter time alike.
+    local = ZoneInfo(tenant_a.time_zone)
+    (created,) = [e for e in trail if e.action == "tenant.create"]
+    assert created.created_at.astimezone(local).time() == time(9, 30)
+    assert (now - created.created_at).days in (2, 3)
