@@ -11,16 +11,17 @@ from rest_framework import serializers
 class AwareDateTimeField(serializers.DateTimeField):
     """ISO 8601 timestamps that must carry a time zone: a naive time is ambiguous across DST, so 400.
 
-    Only 1970 to 2100: nothing in crowd safety happens outside, and far dates break in ways a client
-    cannot see (before 1937 Dutch local time was UTC+00:19:32, an offset RFC 3339 cannot write).
+    Only 1970 up to 2200: nothing in crowd safety happens before, far dates break in ways a client cannot
+    see (before 1937 Dutch local time was UTC+00:19:32, an offset RFC 3339 cannot write), and the bound
+    stays far ahead of any clock the platform will run on (issue 14: it used to stop at 2100).
     """
 
     default_error_messages = {
         "naive": "Timestamp {value!r} has no time zone; add 'Z' or an offset such as '+02:00'.",
-        "range": "Timestamp {value!r} is out of range: use a time between 1970 and 2100.",
+        "range": "Timestamp {value!r} is out of range: use a time from 1970 up to 2200.",
     }
     earliest = datetime(1970, 1, 1, tzinfo=UTC)
-    latest = datetime(2100, 1, 1, tzinfo=UTC)
+    latest = datetime(2200, 1, 1, tzinfo=UTC)
 
     def to_internal_value(self, value):
         if isinstance(value, str):

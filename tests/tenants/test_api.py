@@ -30,6 +30,7 @@ def assert_problem(response, status: int, code: str | None = None) -> dict:
 # --- tokens ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.clock
 def test_token_login_and_use(api, admin_a, tenant_a):
     credentials = {"username": admin_a.username, "password": PASSWORD, "otp": otp_code(admin_a)}
     response = api.post("/api/v1/auth/token/", credentials)
@@ -61,6 +62,7 @@ def test_token_request_missing_fields(api):
     assert set(body["errors"]) == {"username", "password"}
 
 
+@pytest.mark.clock
 def test_revoked_and_expired_tokens_are_refused(api, admin_a):
     raw = token_for(admin_a)
     api.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
@@ -337,3 +339,30 @@ def test_schema_and_docs_are_served(api):
     docs = api.get("/api/v1/docs/")
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()  # swagger-ui assets come from the app (sidecar)
+
+
+# --- timestamps -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("2100-10-31T02:30:00+01:00", None),  # the platform keeps working after 2100 (issue 14)
+        ("2199-12-31T23:59:59Z", None),
+        ("1970-01-01T00:00:00Z", None),
+        ("2200-01-01T00:00:00Z", "out of range"),
+        ("1969-12-31T23:59:59Z", "out of range"),
+        ("2100-10-31T02:30:00", "no time zone"),
+    ],
+)
+def test_timestamps_need_a_zone_and_a_sane_year(value, error):
+    from rest_framework import serializers
+
+    from tenants.api.fields import AwareDateTimeField
+
+    field = AwareDateTimeField()
+    if error is None:
+        assert field.to_internal_value(value).tzinfo is not None
+    else:
+        with pytest.raises(serializers.ValidationError, match=error):
+            field.to_internal_value(value)
