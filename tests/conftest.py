@@ -1,11 +1,58 @@
-"""Shared fixtures: two tenants, a user per role in tenant A, API clients."""
+"""Shared fixtures: two tenants, a user per role in tenant A, API clients.
+
+``CSM_TEST_CLOCK=<ISO instant with offset>`` moves the whole session's clock there (time-machine, ticking),
+so the date-sensitive tests (marker ``clock``) can be run on a chosen day: .ci/run does this for three days
+far apart. Tests that start a real worker process are skipped then, since that process keeps the real clock.
+"""
+
+import os
+from datetime import datetime
 
 import pytest
+import time_machine
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from tenants.choices import Role
 from tests.factories import TenantFactory, login, member
+
+_session_clock = None
+
+
+def pytest_configure(config):
+    global _session_clock
+    moment = os.environ.get("CSM_TEST_CLOCK", "").strip()
+    if not moment:
+        return
+    destination = datetime.fromisoformat(moment)
+    if destination.tzinfo is None:
+        raise pytest.UsageError(
+            f"CSM_TEST_CLOCK={moment!r} has no time zone offset; write e.g. 2028-02-29T12:00+01:00"
+        )
+    _session_clock = time_machine.travel(destination, tick=True)
+    _session_clock.start()
+
+
+def pytest_unconfigure(config):
+    if _session_clock is not None:
+        _session_clock.stop()
+
+
+def pytest_report_header(config):
+    if _session_clock is not None:
+        return f"clock moved to {os.environ['CSM_TEST_CLOCK']} (CSM_TEST_CLOCK)"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if _session_clock is None:
+        return
+    skip = pytest.mark.skip(
+        reason="a worker process keeps the real clock; CSM_TEST_CLOCK moves only this one"
+    )
+    for item in items:
+        if "worker" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

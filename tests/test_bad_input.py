@@ -342,6 +342,7 @@ def test_forged_credentials_are_401(header, api, tenant_a):
     assert_problem(response, 401)
 
 
+@pytest.mark.clock
 def test_an_expired_token_is_401(api, admin_a):
     raw = token_for(admin_a)
     with scopes_disabled():

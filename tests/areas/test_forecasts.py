@@ -101,6 +101,7 @@ def test_an_area_without_data_gets_an_empty_forecast_that_says_so(tenant_a):
     assert "No forecast" in forecast.note
 
 
+@pytest.mark.clock
 def test_forecast_api(api_as, users, tenant_a, cams):
     from django.utils import timezone
 

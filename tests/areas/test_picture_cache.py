@@ -13,6 +13,8 @@ from sources.services import Item, ingest
 from tenants.scoping import tenant_scope
 from tests.factories import make_area, make_event, make_source, member, square
 
+pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
+
 STATUS = "/api/v1/tenants/tenant-a/areas/status/"
 GEOJSON = "/api/v1/tenants/tenant-a/areas.geojson"
 

@@ -113,6 +113,7 @@ def test_public_pages_are_404_until_switched_on(client, tenant_a):
     assert client.get("/p/no-such-tenant/").status_code == 404
 
 
+@pytest.mark.clock
 def test_public_page_shows_levels_in_words_without_counts(client, tenant_a):
     tenant_a.public_page_enabled = True
     tenant_a.save()

@@ -93,6 +93,7 @@ def test_operator_logs_an_action_for_an_alert_and_every_change_is_a_revision(api
     assert_problem(api_as(users["admin"]).delete(url), 405)
 
 
+@pytest.mark.clock
 @pytest.mark.parametrize(
     ("body", "field", "message"),
     [

@@ -132,6 +132,7 @@ def test_rights(api_as, users, tenant_a, entry):
     assert organiser.get(mine["content"]).status_code == 200
 
 
+@pytest.mark.clock
 def test_retention_purge_deletes_old_attachments_with_their_files(
     api_as, users, tenant_a, tenant_b, entry, settings
 ):

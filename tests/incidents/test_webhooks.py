@@ -125,6 +125,7 @@ def test_each_webhook_gets_only_the_events_it_subscribes_to(
     assert received(httpserver, "/off") == []
 
 
+@pytest.mark.clock
 def test_outcome_and_incident_events(
     tenant_a, pier, users, api_as, admin_a, httpserver, django_capture_on_commit_callbacks
 ):
@@ -160,6 +161,7 @@ def test_outcome_and_incident_events(
     assert reported["data"]["incident"]["kind"] == "medical"
 
 
+@pytest.mark.clock
 def test_retries_with_backoff_then_gives_up_and_logs_every_attempt(
     api_as, admin_a, users, pier, httpserver, django_capture_on_commit_callbacks
 ):

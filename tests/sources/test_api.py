@@ -110,6 +110,7 @@ def _replay_file(tmp_path, settings, rows):
     return path
 
 
+@pytest.mark.clock
 def test_test_action_previews_without_storing(api_as, admin_a, tenant_a, tmp_path, settings):
     now = timezone.now().replace(microsecond=0)
     _replay_file(

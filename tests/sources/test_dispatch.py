@@ -2,12 +2,15 @@
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from sources.dispatch import Claim, claim_due_sources, interleave_by_tenant
 from sources.models import Source
 from tests.factories import TenantFactory, make_source
+
+pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
 
 
 def _due(tenant, count, *, minutes_ago=1, kind="replay", **extra):

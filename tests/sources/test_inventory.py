@@ -105,6 +105,7 @@ def test_connector_list_carries_the_declaration(api_as, admin_a):
     assert camera["inventory"]["metrics"] == ["people_count", "people_in", "people_out"]
 
 
+@pytest.mark.clock
 def test_purge_deletes_old_observations_and_past_forecasts_and_keeps_the_rest(tenant_a):
     tenant_a.retention_days = 30
     tenant_a.save()

@@ -17,6 +17,8 @@ from tenants.scoping import tenant_scope
 from tests.factories import make_series, make_source
 from tests.tenants.test_api import assert_problem
 
+pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
+
 GEOJSON = "/api/v1/tenants/tenant-a/series.geojson"
 KURHAUS = (4.2765, 52.1108)
 

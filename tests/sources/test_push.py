@@ -12,6 +12,8 @@ from tenants.services import api_token_issue
 from tests.factories import make_area, make_source, member
 from tests.tenants.test_api import assert_problem
 
+pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
+
 
 @pytest.fixture
 def camera(tenant_a):

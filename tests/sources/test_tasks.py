@@ -12,6 +12,8 @@ from sources.tasks import dispatch_due_sources, fetch_source_task, purge_old_obs
 from tenants.scoping import tenant_scope
 from tests.factories import make_source
 
+pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
+
 
 @pytest.fixture
 def replay_dir(tmp_path, settings):

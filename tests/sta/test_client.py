@@ -141,6 +141,7 @@ def test_client_expands_and_queries(live_server, client_world, tenant_a):
     assert len(list(paged)) == 11
 
 
+@pytest.mark.clock
 def test_client_writes_observations(live_server, client_world, tenant_a):
     world = client_world
     integration = member(tenant_a, Role.INTEGRATION)

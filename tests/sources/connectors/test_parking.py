@@ -302,6 +302,7 @@ def test_fetch_stores_readable_facilities_and_skips_refusals(tenant_a, httpserve
         assert index_reads(httpserver) == 1  # the second fetch used the addresses kept in the state
 
 
+@pytest.mark.clock
 def test_fetch_reads_the_index_again_when_it_is_an_hour_old(tenant_a, httpserver):
     index_url = serve(httpserver)
     source = make_source(tenant_a, kind="parking", config={"index_url": index_url, "facilities": [BOULEVARD]})
