@@ -360,6 +360,26 @@ HOME_REGION_BBOX = tuple(env.list("HOME_REGION_BBOX", cast=float, default=[3.0, 
 # Fernet keys (newest first) that encrypt source secrets at rest; empty: derived from SECRET_KEY.
 SOURCE_SECRET_KEYS = env.list("SOURCE_SECRET_KEYS", default=[])
 SOURCE_HTTP_TIMEOUT = env.float("SOURCE_HTTP_TIMEOUT", default=20.0)
+
+
+def _egress_networks() -> list[str]:
+    """EGRESS_ALLOW_NETWORKS: CIDR networks outgoing requests may reach although not public (empty)."""
+    import ipaddress
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    networks = env.list("EGRESS_ALLOW_NETWORKS", default=[])
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"EGRESS_ALLOW_NETWORKS: {network!r} is not a CIDR network ({exc})"
+            ) from exc
+    return networks
+
+
+EGRESS_ALLOW_NETWORKS = _egress_networks()
 SOURCE_MAX_PAYLOAD_BYTES = env.int("SOURCE_MAX_PAYLOAD_BYTES", default=50 * 1024 * 1024)
 # After this many consecutive failures a source's circuit opens and fetching pauses (with backoff).
 SOURCE_CIRCUIT_THRESHOLD = env.int("SOURCE_CIRCUIT_THRESHOLD", default=5)

@@ -11,6 +11,7 @@ few minutes (replays) and drop ids they have seen (a retry after a lost answer r
 import hashlib
 import hmac
 import json
+import logging
 import time
 from datetime import UTC
 
@@ -18,13 +19,16 @@ import httpx
 from django.conf import settings
 from django.core.mail import send_mass_mail
 
+from sources.http import safe_url
 from sources.secrets import decrypt_secrets
+from tenants import egress
 from tenants.models import Membership
 
 from .choices import EVENT_TYPE_PREFIX
 from .models import Alert, Webhook, WebhookDelivery, WebhookEvent
 
 WEBHOOK_TIMEOUT = 10.0
+log = logging.getLogger("csm.webhooks")
 CONTENT_TYPE = "application/cloudevents+json"
 
 
@@ -104,14 +108,38 @@ def post_event(webhook: Webhook, event: WebhookEvent, attempt: int, transport=No
     )
     started = time.monotonic()
     try:
-        with httpx.Client(timeout=WEBHOOK_TIMEOUT, transport=transport) as client:
-            response = client.post(webhook.url, content=body, headers=headers)
+        # The platform's one egress client: the policy is checked (and the address pinned) per
+        # connection. A webhook answer is never followed elsewhere, and only its first KiB is read.
+        with (
+            egress.client_for(transport, timeout=WEBHOOK_TIMEOUT) as client,
+            client.stream(
+                "POST",
+                webhook.url,
+                content=body,
+                headers=headers,
+                timeout=WEBHOOK_TIMEOUT,
+                follow_redirects=False,
+            ) as response,
+        ):
+            head = b""
+            for chunk in response.iter_bytes():
+                head += chunk
+                if len(head) >= 1024:
+                    break
         delivery.status_code = response.status_code
         delivery.delivered = 200 <= response.status_code < 300
         if not delivery.delivered:
-            delivery.error = f"HTTP {response.status_code}: {response.text[:200]}"
+            text = head[:200].decode("utf-8", "replace")
+            delivery.error = f"HTTP {response.status_code}: {text}"
     except httpx.HTTPError as exc:
-        delivery.error = f"{type(exc).__name__}: {exc}"[:500]
+        # Uniform: the webhook's owner learns that delivery failed, not what the network looks like.
+        log.warning(
+            "webhook %s delivery to %s failed: %s", webhook.pk, safe_url(webhook.url), egress.cause(exc)
+        )
+        delivery.error = (
+            f"{egress.COULD_NOT_FETCH}: no answer within {WEBHOOK_TIMEOUT:g} s, "
+            "or the address is not reachable from the platform"
+        )
     delivery.duration_ms = round((time.monotonic() - started) * 1000)
     delivery.save()
     return delivery

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from sources.secrets import encrypt_secrets
+from tenants import egress
 from tenants.models import Tenant
 
 from .choices import ALERT_EVENTS, WEBHOOK_EVENTS
@@ -40,6 +41,11 @@ def _check_events(events) -> list[str]:
 def _check_url(url: str) -> None:
     if not str(url).lower().startswith(("https://", "http://")):
         raise ValidationError({"url": ["A webhook URL starts with https:// (or http://)."]})
+    # Refused at once what can never be delivered (loopback/private literal addresses, localhost); a
+    # host name is checked again at every delivery, where the address it resolves to is pinned.
+    problem = egress.check_url(str(url))
+    if problem:
+        raise ValidationError({"url": [f"The webhook address {problem}."]})
 
 
 @transaction.atomic

@@ -1,36 +1,22 @@
-"""Outgoing HTTP for connectors: timeouts, a size limit and errors a tenant can act on."""
+"""Outgoing HTTP for connectors: the platform's egress client (tenants.egress), a size limit, errors.
 
-import os
+Every fetch goes through :func:`tenants.egress.shared_client`, so the egress policy (no loopback,
+private, link-local or reserved addresses unless EGRESS_ALLOW_NETWORKS allows them, checked per
+redirect hop and pinned) holds for every connector and for "test connection". A fetch that gets no
+answer says only "could not fetch" to the tenant, whatever the cause; the cause goes to the log.
+"""
+
+import logging
 import re
-import threading
-from contextlib import nullcontext
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from django.conf import settings
 
+from tenants import egress
+
 USER_AGENT = "CrowdSafetyManager/1.0 (open-source crowd safety platform)"
-_shared: dict[int, httpx.Client] = {}
-_lock = threading.Lock()
-
-
-def _shared_client() -> httpx.Client:
-    """One pooled client per process: building a client (its TLS context) costs more than a local fetch.
-
-    Keyed by process id, because a Celery pool forks and must not share sockets with its parent.
-    """
-    pid = os.getpid()
-    client = _shared.get(pid)
-    if client is None:
-        with _lock:
-            client = _shared.get(pid)
-            if client is None:
-                client = httpx.Client(
-                    follow_redirects=True,
-                    limits=httpx.Limits(max_connections=50, max_keepalive_connections=10),
-                )
-                _shared[pid] = client
-    return client
+log = logging.getLogger("csm.egress")
 
 
 # Query parameters whose values are credentials: masked in every message a fetch produces.
@@ -71,9 +57,7 @@ class HttpClient:
         timeout = httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0))
         try:
             with (
-                httpx.Client(timeout=timeout, follow_redirects=True, transport=self.transport)
-                if self.transport is not None
-                else nullcontext(_shared_client()) as client,
+                egress.client_for(self.transport, timeout=timeout) as client,
                 client.stream("GET", url, params=params, headers=all_headers, timeout=timeout) as response,
             ):
                 chunks, size = [], 0
@@ -85,14 +69,19 @@ class HttpClient:
                         )
                     chunks.append(chunk)
                 response._content = b"".join(chunks)  # what response.read() would set
-        except httpx.TimeoutException as exc:
-            raise FetchError(
-                f"{shown} did not answer within {self.timeout:g} s ({type(exc).__name__})."
-            ) from exc
         except httpx.DecodingError as exc:
             raise FetchError(f"{shown} sent a body that does not match its Content-Encoding: {exc}") from exc
+        except (httpx.TransportError, httpx.TooManyRedirects) as exc:
+            # One sentence for refused-by-policy, unknown host, refused connection and timeout alike, so
+            # that "test connection" cannot map a network; the cause is for the operator's log.
+            log.warning("fetch of %s failed: %s", shown, _masked(egress.cause(exc), url, shown))
+            raise FetchError(
+                f"{shown}: {egress.COULD_NOT_FETCH} (no answer within {self.timeout:g} s, or the address "
+                "is not reachable from the platform)."
+            ) from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"{shown} could not be reached: {_masked(exc, url, shown)}") from exc
+            log.warning("fetch of %s failed: %s", shown, _masked(egress.cause(exc), url, shown))
+            raise FetchError(f"{shown}: {egress.COULD_NOT_FETCH} ({type(exc).__name__}).") from exc
         if response.status_code not in accept_status:
             # 4xx means the request itself is wrong (address, credentials): retrying soon will not help.
             retryable = response.status_code >= 500 or response.status_code in (408, 429)

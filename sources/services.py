@@ -6,12 +6,14 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from tenants import egress
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
@@ -477,6 +479,40 @@ def _record_failure(source: Source, message: str, *, now: datetime) -> None:
 # --- sources ----------------------------------------------------------------------------------------
 
 
+def _config_urls(value, path=""):
+    """(path, url) of every string in a connector config under a key that names a URL."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(item, str) and (key == "url" or str(key).endswith("_url")):
+                yield where, item
+            else:
+                yield from _config_urls(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, str) and item.lower().startswith(("http://", "https://")):
+                yield f"{path}[{index}]", item
+            else:
+                yield from _config_urls(item, f"{path}[{index}]")
+
+
+def _unreachable_urls(config) -> list[str]:
+    """Config URLs the egress policy refuses whatever DNS says (literal private addresses, localhost).
+
+    Host names are checked again when the fetch connects (tenants.egress), where the address is pinned.
+    """
+    errors = []
+    for where, url in _config_urls(config):
+        try:
+            host = httpx.URL(url).host
+        except httpx.InvalidURL:
+            continue  # the connector's schema reports malformed URLs
+        problem = egress.refused_host(host) if host else None
+        if problem:
+            errors.append(f"{where}: the address {problem}.")
+    return errors
+
+
 def _validate_source(source: Source, secrets: dict | None) -> None:
     errors: dict[str, list[str]] = {}
     try:
@@ -486,6 +522,8 @@ def _validate_source(source: Source, secrets: dict | None) -> None:
             {"kind": [f"Unknown connector '{source.kind}'; one of: {', '.join(connector_kinds())}."]}
         ) from None
     config_errors = cls.validate_config(source.config)
+    if not config_errors:
+        config_errors = _unreachable_urls(source.config)
     if config_errors:
         errors["config"] = config_errors
     if secrets is not None:

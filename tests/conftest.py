@@ -19,8 +19,18 @@ from tests.factories import TenantFactory, login, member
 _session_clock = None
 
 
+# The feeds in tests are local HTTP servers replaying recorded payloads, so the suite lets the egress
+# policy reach loopback (as an operator would with EGRESS_ALLOW_NETWORKS); tests of the policy itself
+# take it away again. Set in the environment too, for the worker processes some tests start.
+TEST_EGRESS_ALLOW = ["127.0.0.0/8", "::1/128"]
+
+
 def pytest_configure(config):
     global _session_clock
+    from django.conf import settings
+
+    settings.EGRESS_ALLOW_NETWORKS = TEST_EGRESS_ALLOW
+    os.environ["EGRESS_ALLOW_NETWORKS"] = ",".join(TEST_EGRESS_ALLOW)
     moment = os.environ.get("CSM_TEST_CLOCK", "").strip()
     if not moment:
         return
