@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -74,6 +75,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "tenants.api.input_guard.JsonLimitMiddleware",  # deep JSON: 400, oversized body: 413, on every path
     "tenants.api.input_guard.RejectNulMiddleware",  # NUL in API input: 400, not a database error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -228,7 +230,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tenants.api.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "tenants.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.Pagination",
     "PAGE_SIZE": 100,
@@ -272,6 +274,10 @@ SPECTACULAR_SETTINGS = {
 }
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=5 * 1024 * 1024)
+# Deepest JSON nesting accepted anywhere (request bodies, feeds, package files); deeper: 400 / parse error.
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
+if not 16 <= JSON_MAX_DEPTH <= 500:  # GeoJSON needs about 8 levels; Python's own parser stops near 1000
+    raise ImproperlyConfigured(f"JSON_MAX_DEPTH must be between 16 and 500, got {JSON_MAX_DEPTH}.")
 # Action-log attachments (photos, PDFs): stored under MEDIA_ROOT, served only through the tenant API (no
 # MEDIA_URL), purged after the tenant's retention period.
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
@@ -365,8 +371,6 @@ SOURCE_HTTP_TIMEOUT = env.float("SOURCE_HTTP_TIMEOUT", default=20.0)
 def _egress_networks() -> list[str]:
     """EGRESS_ALLOW_NETWORKS: CIDR networks outgoing requests may reach although not public (empty)."""
     import ipaddress
-
-    from django.core.exceptions import ImproperlyConfigured
 
     networks = env.list("EGRESS_ALLOW_NETWORKS", default=[])
     for network in networks:

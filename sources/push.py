@@ -11,6 +11,8 @@ import io
 import json
 from datetime import datetime
 
+from tenants import jsonlimits
+
 from .services import Item
 
 
@@ -54,7 +56,7 @@ def _row(
 def parse_json(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
     """Rows and per-row errors from a JSON body. NaN and Infinity are read, then rejected per row."""
     try:
-        data = json.loads(body.decode("utf-8"))
+        data = jsonlimits.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise PushFormatError(f"Body is not UTF-8: {exc}") from exc
     except json.JSONDecodeError as exc:

@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from tenants import jsonlimits
 from tenants.api.base import TenantViewMixin
 from tenants.api.problems import PROBLEM_CONTENT_TYPE, problem
 from tenants.choices import Capability
@@ -90,7 +91,7 @@ class StaView(TenantViewMixin, APIView):
     def json_body(self, request):
         raw = request.data.get("body", b"") if isinstance(request.data, dict) else b""
         try:
-            return json.loads(raw.decode("utf-8"))
+            return jsonlimits.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise exceptions.ParseError(f"Malformed JSON: {exc}") from exc
 

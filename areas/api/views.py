@@ -16,12 +16,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenants.api.base import TenantModelViewSet, TenantViewMixin
+from tenants.api.parsers import JSONParser
 from tenants.api.problems import problem_response
 from tenants.choices import Capability
 

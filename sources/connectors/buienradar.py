@@ -17,6 +17,8 @@ import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from tenants import jsonlimits
+
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
 from .base import (
@@ -314,7 +316,7 @@ def _load_json(payload: Payload):
             f"'{start}'); {URL_HINT}"
         )
     try:
-        return json.loads(body)
+        return jsonlimits.loads(body)
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"{where} sent broken JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}): the response "

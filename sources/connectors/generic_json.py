@@ -21,6 +21,8 @@ import httpx
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError
 
+from tenants import jsonlimits
+
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import HttpClient
 from . import register
@@ -57,7 +59,7 @@ def decode_json(payload: Payload) -> Any:
             "not a web page or a login page."
         )
     try:
-        return json.loads(payload.body)
+        return jsonlimits.loads(payload.body)
     except UnicodeDecodeError as exc:
         raise ParseError(f"{where} sent a body that is not UTF-8 text, so not JSON ({exc.reason}).") from exc
     except json.JSONDecodeError as exc:

@@ -20,6 +20,8 @@ from urllib.parse import urljoin
 
 from django.utils import timezone
 
+from tenants import jsonlimits
+
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
 from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
@@ -302,7 +304,7 @@ def _load_json(payload: Payload, where: str, hint: str):
             f"'{start}'){hint}"
         )
     try:
-        return json.loads(body)
+        return jsonlimits.loads(body)
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"{where} sent broken JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}; cut off or "

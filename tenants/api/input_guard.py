@@ -6,10 +6,11 @@ segments (a tenant slug), query parameters (filters) and JSON fields (connector 
 ``properties``) would not, so one check at the edge covers every API view, present and future.
 """
 
-import json
-
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+
+from tenants import jsonlimits
 
 from .problems import PROBLEM_CONTENT_TYPE, problem
 
@@ -24,6 +25,13 @@ def _problem(status: int, detail: str, code: str, errors=None) -> JsonResponse:
         problem(status, detail, code=code, errors=errors, title=title),
         status=status,
         content_type=PROBLEM_CONTENT_TYPE,
+    )
+
+
+def _too_large() -> JsonResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _problem(
+        413, f"The request body is larger than {limit} bytes (DATA_UPLOAD_MAX_MEMORY_SIZE).", "too_large"
     )
 
 
@@ -75,8 +83,8 @@ class RejectNulMiddleware:
             return None
         try:
             body = request.body
-        except RequestDataTooBig as exc:
-            return _problem(413, str(exc), "too_large")
+        except RequestDataTooBig:
+            return _too_large()
         if content_type == "text/csv":
             if b"\x00" in body:
                 return _problem(400, f"The CSV body contains a NUL byte. {NUL_MESSAGE}", "parse_error")
@@ -84,7 +92,7 @@ class RejectNulMiddleware:
         if b"\\u0000" not in body and b"\x00" not in body:
             return None  # the common case: no escape that could decode to NUL, no parse needed
         try:
-            document = json.loads(body)
+            document = jsonlimits.loads(body)
         except (ValueError, UnicodeDecodeError):
             return None  # malformed JSON: the view's parser answers its own 400
         paths = nul_paths(document)
@@ -97,3 +105,49 @@ class RejectNulMiddleware:
             "validation",
             {path: [NUL_MESSAGE] for path in paths},
         )
+
+
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def deep_json_problem(error: jsonlimits.JSONTooDeepError) -> dict:
+    return problem(
+        400,
+        f"The JSON body is {error.msg} (line {error.lineno}, column {error.colno}).",
+        code="parse_error",
+    )
+
+
+class JsonLimitMiddleware:
+    """400 for a JSON body nested deeper than ``JSON_MAX_DEPTH``, 413 for a body over
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``, on every path, before any parser or guard reads it.
+
+    Python's JSON parser recurses, so without this 100,000 ``[`` would be a RecursionError (500) in
+    whichever view parsed them. A body counts as JSON when its content type says so or when it starts
+    with ``[`` or ``{`` (the SensorThings and push endpoints read raw bodies); forms and CSV are left
+    to their parsers, which do not recurse.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.check(request)
+        return response if response is not None else self.get_response(request)
+
+    def check(self, request) -> JsonResponse | None:
+        if request.method in ("GET", "HEAD", "OPTIONS") and not request.META.get("CONTENT_LENGTH"):
+            return None
+        content_type = request.content_type or ""
+        if content_type in FORM_TYPES or content_type == "text/csv":
+            return None
+        try:
+            body = request.body
+        except RequestDataTooBig:
+            return _too_large()
+        if content_type not in JSON_TYPES and body.lstrip()[:1] not in (b"[", b"{"):
+            return None
+        error = jsonlimits.depth_error(body)
+        if error is None:
+            return None
+        return JsonResponse(deep_json_problem(error), status=400, content_type=PROBLEM_CONTENT_TYPE)

@@ -10,6 +10,7 @@ import sys
 from django.core.management.base import CommandError
 
 from configpkg.services import GEOMETRY_MODES, config_import
+from tenants import jsonlimits
 from tenants.management.base import TenantCommand
 
 INVALID = 2
@@ -74,9 +75,9 @@ class Command(TenantCommand):
     def _read(self, name: str):
         try:
             if name == "-":
-                return json.load(sys.stdin)
+                return jsonlimits.load(sys.stdin)
             with open(name, encoding="utf-8") as handle:
-                return json.load(handle)
+                return jsonlimits.load(handle)
         except OSError as exc:
             raise CommandError(f"Cannot read {name}: {exc.strerror}.", returncode=INVALID) from exc
         except json.JSONDecodeError as exc:
