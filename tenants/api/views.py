@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from .. import audit, mfa, selectors, services
 from ..choices import Capability
 from ..models import ApiToken, Membership, Tenant
-from .base import TenantModelViewSet, TenantViewMixin
+from .base import TenantModelViewSet, TenantViewMixin, role_allows
 from .serializers import (
     MembershipInviteResultSerializer,
     MembershipInviteSerializer,
@@ -25,7 +25,9 @@ from .serializers import (
 
 
 class TenantListView(generics.ListAPIView):
-    """The tenants you belong to, with your role in each."""
+    """The tenants you belong to, with your role in each. For a tenant where you are the integration
+    (machine) account only ``slug``, ``name`` and ``role`` are given: it pushes counts, it does not read
+    how the tenant is set up."""
 
     serializer_class = TenantSerializer
     queryset = Tenant.objects.none()
@@ -37,16 +39,23 @@ class TenantListView(generics.ListAPIView):
             memberships = [m for m in memberships if m.tenant_id == token.tenant_id]
         tenants = [m.tenant for m in memberships]
         page = self.paginate_queryset(tenants)
-        context = self.get_serializer_context() | {"roles": {m.tenant_id: m.role for m in memberships}}
-        return self.get_paginated_response(TenantSerializer(page, many=True, context=context).data)
+        roles = {m.tenant_id: m.role for m in memberships}
+        context = self.get_serializer_context() | {"roles": roles}
+        data = TenantSerializer(page, many=True, context=context).data
+        for entry, tenant in zip(data, page, strict=True):
+            if not role_allows(roles[tenant.pk], TenantDetailView.read_capability):
+                for name in list(entry):
+                    if name not in ("slug", "name", "role"):
+                        del entry[name]
+        return self.get_paginated_response(data)
 
 
 class TenantDetailView(TenantViewMixin, generics.RetrieveUpdateAPIView):
-    """One tenant's settings: every member reads them, admins change them."""
+    """One tenant's settings: members read them (not the integration account), admins change them."""
 
     serializer_class = TenantSerializer
     queryset = Tenant.objects.none()
-    read_capability = None
+    read_capability = (Capability.VIEW, Capability.EVENTS)
     write_capability = Capability.MANAGE
 
     def get_object(self):

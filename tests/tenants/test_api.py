@@ -141,13 +141,24 @@ def test_unknown_tenant_is_404(api_as, admin_a):
     assert_problem(api_as(admin_a).get("/api/v1/tenants/no-such-city/members/"), 404, "not_found")
 
 
-def test_every_member_reads_tenant_settings(api_as, users):
+def test_every_member_but_the_integration_account_reads_tenant_settings(api_as, users):
     for role, user in users.items():
+        if role == Role.INTEGRATION:
+            continue
         body = api_as(user).get("/api/v1/tenants/tenant-a/").json()
         assert body["slug"] == "tenant-a"
         assert body["role"] == role
         assert body["small_count_threshold"] == 15
         assert body["time_zone"] == "Europe/Amsterdam"
+
+
+def test_integration_account_does_not_read_tenant_settings(api, users, tenant_a):
+    """A machine account that pushes counts sees which tenant it is in, not how the tenant is set up."""
+    token = token_for(users[Role.INTEGRATION], tenant_a)
+    auth = {"HTTP_AUTHORIZATION": f"Token {token}"}
+    assert_problem(api.get("/api/v1/tenants/tenant-a/", **auth), 403, "permission_denied")
+    listed = api.get("/api/v1/tenants/", **auth).json()["results"]
+    assert listed == [{"slug": "tenant-a", "name": "Gemeente A", "role": "integration"}]
 
 
 def test_admin_changes_tenant_settings(api_as, admin_a, tenant_a):
