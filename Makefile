@@ -5,6 +5,8 @@ BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 8000
 export DJANGO_SETTINGS_MODULE := config.settings
 export PATH := $(BIN):$(PATH)
+# Outside DEBUG the platform refuses to start without a secret key: make's commands keep one in var/.
+export SECRET_KEY_FILE ?= $(CURDIR)/var/secret_key
 
 .PHONY: run test lint format test-only migrate seed requirements clean help assets messages
 
@@ -17,9 +19,13 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.deps: requirements.txt | $(BIN)/python
+$(VENV)/.deps: requirements.txt | $(BIN)/python $(SECRET_KEY_FILE)
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
+
+$(SECRET_KEY_FILE):
+	mkdir -p "$(dir $@)"
+	umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > "$@"
 
 $(VENV)/.deps-dev: $(VENV)/.deps requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements.txt -r requirements-dev.txt

@@ -6,6 +6,7 @@ With ``DATABASE_URL`` and ``REDIS_URL`` it runs on PostgreSQL and Redis, the pro
 Every variable is listed in README.md.
 """
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -16,7 +17,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE: a file of VARIABLE=value lines read at start (default: .env in the project root; empty: none).
+_ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if _ENV_FILE:
+    environ.Env.read_env(_ENV_FILE, overwrite=False)
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -25,10 +29,28 @@ DEBUG = env.bool("DEBUG", default=False)
 
 
 def _secret_key() -> str:
-    """Return SECRET_KEY from the environment, or a random key kept in var/ for laptop installs."""
+    """SECRET_KEY from the environment, else from the file SECRET_KEY_FILE names (a container secret, or
+    the key `make` keeps in var/secret_key). Only with DEBUG is a missing key generated and kept in
+    VAR_DIR; anywhere else the platform refuses to start, rather than sign sessions and derive the source
+    secret keys from a key nobody chose (and that differs between web and worker hosts)."""
     key = env.str("SECRET_KEY", default="")
     if key:
         return key
+    key_file = env.str("SECRET_KEY_FILE", default="")
+    if key_file:
+        try:
+            key = Path(key_file).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"SECRET_KEY_FILE {key_file} cannot be read: {exc.strerror}.") from exc
+        if not key:
+            raise ImproperlyConfigured(f"SECRET_KEY_FILE {key_file} is empty.")
+        return key
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (or SECRET_KEY_FILE, a file holding it) in the "
+            "environment or in .env; `make` does this for its own commands. Only with DEBUG=true is a "
+            "random key generated and kept in VAR_DIR/secret_key."
+        )
     path = VAR_DIR / "secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50))
@@ -39,6 +61,7 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "tenants.api.problems.csrf_failure"  # problem JSON on API paths
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [

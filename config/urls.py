@@ -3,10 +3,11 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django_otp.admin import OTPAdminSite
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 from config.security import docs_csp
 from tenants.api import problems
+from tenants.api.schema_view import SchemaView
 from tenants.health import healthz
 
 # The Django admin asks every user for a code from their authenticator (django-otp), not just a password.
@@ -18,7 +19,7 @@ api_v1 = [
     path("", include("sources.api.urls")),
     path("", include("incidents.api.urls")),
     path("", include("configpkg.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),
     path("redoc/", docs_csp(SpectacularRedocView.as_view(url_name="schema")), name="redoc"),
     re_path(r"^.*$", problems.api_not_found),

@@ -66,6 +66,59 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert "System check identified no issues" in result.stdout
 
 
+def _start(tmp_path, **variables) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process with only ``variables`` deciding the secret key."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "SECRET_KEY", "SECRET_KEY_FILE"}
+    }
+    env.update(
+        {
+            "ENV_FILE": "",
+            "VAR_DIR": str(tmp_path / "var"),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **variables,
+        }
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; print(len(settings.SECRET_KEY))",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
+    result = _start(tmp_path, DEBUG="false")
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: SECRET_KEY is not set" in result.stderr
+    assert not (tmp_path / "var" / "secret_key").exists(), "no key may be generated outside DEBUG"
+
+
+def test_secret_key_from_the_environment_a_file_or_debug(tmp_path):
+    assert _start(tmp_path, DEBUG="false", SECRET_KEY="k" * 60).stdout.strip() == "60"
+    key_file = tmp_path / "key"
+    key_file.write_text("f" * 55 + "\n")
+    assert _start(tmp_path, DEBUG="false", SECRET_KEY_FILE=str(key_file)).stdout.strip() == "55"
+    missing = _start(tmp_path, DEBUG="false", SECRET_KEY_FILE=str(tmp_path / "nope"))
+    assert missing.returncode != 0 and "cannot be read" in missing.stderr
+    key_file.write_text("  \n")
+    empty = _start(tmp_path, DEBUG="false", SECRET_KEY_FILE=str(key_file))
+    assert empty.returncode != 0 and "is empty" in empty.stderr
+    # a laptop with DEBUG: a random key is generated once and kept
+    first = _start(tmp_path, DEBUG="true")
+    assert first.returncode == 0, first.stderr
+    kept = (tmp_path / "var" / "secret_key").read_text().strip()
+    assert len(kept) >= 50 and _start(tmp_path, DEBUG="true").stdout == first.stdout
+
+
 def test_hsts_and_ssl_redirect_in_production(client, db, settings):
     settings.SECURE_HSTS_SECONDS = 31536000
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -272,3 +325,44 @@ def test_push_endpoint_answers_429_after_its_rate(api, tenant_a, users, monkeypa
     assert statuses[3] == 429
     last = api.post(url, [], format="json")
     assert last["Content-Type"] == "application/problem+json" and last.json()["status"] == 429
+
+
+# --- CSRF and the schema format ------------------------------------------------------------------------
+
+
+def test_csrf_failure_on_api_paths_is_a_problem_document(db, users):
+    from django.test import Client
+
+    from tests.factories import login
+
+    browser = login(Client(enforce_csrf_checks=True), users["operator"])
+    for path in ("/api/v1/no-such-endpoint/", "/sta/v1.1/no-such-endpoint"):
+        response = browser.post(path, "{}", content_type="application/json")
+        assert response.status_code == 403, (path, response.content)
+        assert response["Content-Type"] == "application/problem+json", path
+        body = response.json()
+        assert body["type"] == "urn:csm:problem:csrf_failed"
+        assert "X-CSRFToken" in body["detail"] and "CSRF cookie not set" in body["detail"]
+    # an API view under session authentication: a problem document too (DRF's own check)
+    response = browser.post("/api/v1/tenants/tenant-a/alerts/", "{}", content_type="application/json")
+    assert response.status_code == 403 and response["Content-Type"] == "application/problem+json"
+    assert "CSRF" in response.json()["detail"]
+    # pages keep Django's HTML page
+    page = browser.post("/i18n/setlang/", {"language": "nl"})
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
+
+
+def test_schema_format_json_returns_json(client, db):
+    as_json = client.get("/api/v1/schema/?format=json")
+    assert as_json.status_code == 200
+    assert as_json["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    assert as_json.json()["openapi"].startswith("3.")
+    as_yaml = client.get("/api/v1/schema/?format=yaml")
+    assert as_yaml["Content-Type"].startswith("application/vnd.oai.openapi") and as_yaml.content.startswith(
+        b"openapi: 3."
+    )
+    assert client.get("/api/v1/schema/").content.startswith(b"openapi: 3.")  # YAML stays the default
+    assert client.get("/api/v1/schema/", HTTP_ACCEPT="application/json").json()["openapi"].startswith("3.")
+    unknown = client.get("/api/v1/schema/?format=xml")
+    assert unknown.status_code == 400 and unknown["Content-Type"] == "application/problem+json"
+    assert "use 'json' or 'yaml'" in str(unknown.json()["errors"])

@@ -118,7 +118,23 @@ def backend_unavailable_response(exc: Exception) -> Response:
 
 
 def is_api_request(request) -> bool:
-    return request.path_info.startswith("/api/")
+    return request.path_info.startswith(("/api/", "/sta/"))
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: a problem document on API paths (Django's HTML page elsewhere)."""
+    if is_api_request(request):
+        return _json_problem(
+            request,
+            403,
+            f"CSRF check failed ({reason.rstrip('.')}). A browser session must send the X-CSRFToken header "
+            "with the value of the csrftoken cookie; API clients authenticate with 'Authorization: Token "
+            "<token>' instead of a session.",
+            "csrf_failed",
+        )
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason=reason)
 
 
 def _json_problem(request, status_code: int, detail: str, code: str) -> JsonResponse:
