@@ -50,17 +50,6 @@ DEFAULT_UNITS = {
 }
 
 # Counts of people or vehicles cannot be negative; temperatures can.
-NON_NEGATIVE_METRICS = frozenset(
-    m
-    for m in Metric
-    if m
-    not in (
-        Metric.TEMPERATURE,
-        Metric.FORECAST_TEMPERATURE_MAX,
-        Metric.FORECAST_TEMPERATURE_MIN,
-        Metric.OTHER,
-    )
-)
 # Forecasts describe the future; every other observation must not lie more than 5 minutes ahead.
 FUTURE_METRICS = frozenset(m for m in Metric if m.value.startswith("forecast_"))
 

@@ -17,7 +17,8 @@ from tenants import egress
 from tenants.audit import audit_record
 from tenants.models import Tenant
 
-from .choices import DEFAULT_UNITS, FUTURE_METRICS, NON_NEGATIVE_METRICS, Metric
+from . import plausibility
+from .choices import DEFAULT_UNITS, FUTURE_METRICS, Metric
 from .connectors import connector_kinds, get_connector
 from .connectors.base import AreaInfo, ConnectorContext, ConnectorError, ParseResult, Reading
 from .http import HttpClient
@@ -27,7 +28,6 @@ from .store import insert_observations, stored_values, update_latest
 
 logger = logging.getLogger(__name__)
 
-FUTURE_TOLERANCE = timedelta(minutes=5)
 MAX_REPORTED = 1000  # errors and conflicts listed per request; counts are always complete
 MAX_KEPT_WARNINGS = 20  # of the last successful fetch, for the health page
 
@@ -191,13 +191,16 @@ def ingest(
     atomic: bool = False,
     now: datetime | None = None,
     report: IngestReport | None = None,
+    pushed: bool = False,
 ) -> IngestReport:
     """Validate rows, store the valid ones idempotently and report per row. Runs in one transaction.
 
     A valid row is never lost because a neighbour was bad, unless ``atomic`` asks for all or nothing.
+    Every row must be plausible (``sources.plausibility``); ``pushed`` rows also lie within the push window.
     """
     now = now or timezone.now()
     report = report or IngestReport()
+    oldest = plausibility.push_oldest(source.tenant, now) if pushed else None
     # Inside a caller's transaction no savepoint is needed (a database error fails the whole unit), except
     # in atomic mode, where the rejection is raised on purpose and the caller goes on using the connection.
     with transaction.atomic(savepoint=atomic):
@@ -223,7 +226,7 @@ def ingest(
                         f"Unknown series '{item.key}' (this caller may not create series).",
                     )
                 continue
-            problem = _field_problem(item) or _value_problem(item, series.metric, now)
+            problem = _field_problem(item) or _value_problem(item, series.metric, now, oldest)
             if problem:
                 report.reject(item.row, item.key, problem)
                 continue
@@ -320,19 +323,12 @@ def _field_problem(item: Item) -> str | None:
     return None
 
 
-def _value_problem(item: Item, metric: str, now: datetime) -> str | None:
-    value = item.value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"Value {value!r} is not a number."
-    if not math.isfinite(value):
-        return f"Value {value!r} is not a finite number."
-    if value < 0 and metric in NON_NEGATIVE_METRICS:
-        return f"Value {value:g} is negative; a {metric} cannot be."
-    if item.time.tzinfo is None:
-        return f"Time {item.time.isoformat()} has no time zone."
-    if metric not in FUTURE_METRICS and item.time > now + FUTURE_TOLERANCE:
-        return f"Time {item.time.isoformat()} is more than 5 minutes in the future."
-    return None
+def _value_problem(item: Item, metric: str, now: datetime, oldest) -> str | None:
+    """``oldest`` is set for pushed rows: they keep to the push window and count in whole numbers."""
+    whole = oldest is not None
+    return plausibility.value_problem(item.value, metric, whole_counts=whole) or plausibility.time_problem(
+        item.time, metric, now, oldest=oldest
+    )
 
 
 # --- fetching ---------------------------------------------------------------------------------------

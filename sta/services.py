@@ -109,7 +109,7 @@ def observation_create(*, tenant, token, body, series: Series | None = None) -> 
 
 def _ingest(series: Series, rows: list[Row]) -> ingestion.IngestReport:
     items = [ingestion.Item(row=i, key=series.key, time=r.time, value=r.value) for i, r in enumerate(rows)]
-    return ingestion.ingest(source=series.source, items=items, may_create_series=False)
+    return ingestion.ingest(source=series.source, items=items, may_create_series=False, pushed=True)
 
 
 COMPONENTS = {"phenomenonTime", "result", "resultTime", "FeatureOfInterest/id"}

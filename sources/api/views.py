@@ -342,6 +342,7 @@ class SourceViewSet(TenantModelViewSet):
                 default_metric=config_metric,
                 atomic=atomic,
                 report=report,
+                pushed=True,
             )
         except services.AtomicRejectedError as exc:
             body = exc.report.as_dict() | {"accepted": 0}
