@@ -14,6 +14,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "worker-heartbeat": {"task": "tenants.tasks.record_heartbeat", "schedule": 30.0},
     "purge-expired-api-tokens": {"task": "tenants.tasks.purge_expired_api_tokens", "schedule": 3600.0},
+    "purge-login-throttles": {"task": "tenants.tasks.purge_login_throttles", "schedule": 3600.0},
     "dispatch-due-sources": {
         "task": "sources.tasks.dispatch_due_sources",
         "schedule": float(os.environ.get("DISPATCH_INTERVAL_SECONDS", "2")),

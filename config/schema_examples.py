@@ -77,6 +77,7 @@ MEMBER = {
     "invited_by": "den-haag-admin",
     "created_at": "2026-06-01T09:00:00+02:00",
     "updated_at": "2026-06-01T09:00:00+02:00",
+    "locked_until": None,
 }
 AREA = {
     "id": 5,
@@ -588,6 +589,7 @@ EXAMPLES: dict[str, dict] = {
             }
         },
     },
+    "tenants_members_unlock_create": {"responses": {"200": MEMBER}},
     **_resource("tenants_areas", AREA, AREA_REQUEST, {"capacity": 20000, "tags": ["beach", "summer"]}),
     "tenants_areas_destroy": {"responses": {"200": {**AREA, "archived": True}}},
     "tenants_areas.geojson_retrieve": {"responses": {"200": AREAS_GEOJSON}},

@@ -54,22 +54,24 @@ class SessionExpiryMiddleware:
         return self.get_response(request)
 
 
-def lockout_response(request, original_response=None, credentials=None):
-    """django-axes' answer to a locked-out log-in: a 429 problem document for the API, a page otherwise."""
-    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    detail = (
-        f"Too many failed log-in attempts for this account from your address. "
-        f"Try again in {minutes} minutes, or ask your organisation's admin."
-    )
+def lockout_response(request, refusal):
+    """The answer to a log-in refused by the lock-out (tenants.lockout): a 429 problem document on API
+    paths, a page otherwise (with the form for password plus a code of the authenticator app)."""
     if request.path_info.startswith("/api/"):
         from tenants.api.problems import PROBLEM_CONTENT_TYPE, problem
 
         response = JsonResponse(
-            problem(429, detail, code="locked_out"), status=429, content_type=PROBLEM_CONTENT_TYPE
+            problem(429, refusal.message, code="locked_out"), status=429, content_type=PROBLEM_CONTENT_TYPE
         )
     else:
-        response = render(request, "registration/locked_out.html", {"minutes": minutes}, status=429)
-    response["Retry-After"] = str(minutes * 60)
+        context = {
+            "message": refusal.message,
+            "by_address": refusal.kind == "address",
+            "username": request.POST.get("username", "") if request.method == "POST" else "",
+            "next": request.POST.get("next", "") if request.method == "POST" else "",
+        }
+        response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
     return response
 
 

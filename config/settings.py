@@ -8,7 +8,6 @@ Every variable is listed in README.md.
 
 import os
 import secrets
-from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -79,7 +78,6 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "axes",
     "csp",
     "tenants",
     "sources",
@@ -108,7 +106,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.MfaRequiredMiddleware",
     "tenants.middleware.TenantPageMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: turns a lock-out flagged by the axes backend into a 429
+    "tenants.auth_backends.LockoutMiddleware",  # last: a log-in refused by the lock-out becomes the 429 page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -196,7 +194,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
 # --- Auth -----------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",  # first: refuses locked-out username+address pairs
+    "tenants.auth_backends.LockoutBackend",  # first: refuses attempts while user name or address is locked
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -222,21 +220,16 @@ CSRF_COOKIE_HTTPONLY = True  # scripts read the token from the page (csrf-token 
 # Two-factor authentication (django-otp): see tenants/mfa.py for who needs it.
 OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Crowd Safety Manager")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-# Log-in lock-out (django-axes): AXES_FAILURE_LIMIT failures for one username from one address lock that
-# pair for AXES_COOLOFF_MINUTES. Counts log-in page, admin and token endpoint failures and wrong codes.
-AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
-AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "config.security.lockout_response"
-AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "password", "otp"]
-AXES_VERBOSE = False  # axes' own log lines name the user and address; our audit of failures is the table
-# Behind the TLS proxy the client address is the last X-Forwarded-For entry the proxy appended.
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env.bool("BEHIND_TLS_PROXY", False) else ("REMOTE_ADDR",)
-)
-AXES_IPWARE_PROXY_ORDER = "right-most"
+# Log-in lock-out (tenants/lockout.py): per user name with an exponential delay, and a generous limit per
+# client address (a town hall behind NAT is one address). Counts page, admin and token endpoint failures
+# and wrong codes. A locked account still logs in with password plus a second-factor code.
+LOGIN_LOCKOUT_ENABLED = env.bool("LOGIN_LOCKOUT_ENABLED", default=True)
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCK_BASE_SECONDS = env.int("LOGIN_LOCK_BASE_SECONDS", default=60)
+LOGIN_LOCK_MAX_SECONDS = env.int("LOGIN_LOCK_MAX_SECONDS", default=3600)
+LOGIN_FAILURE_RESET_SECONDS = env.int("LOGIN_FAILURE_RESET_SECONDS", default=86400)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=100)
+LOGIN_ADDRESS_WINDOW_SECONDS = env.int("LOGIN_ADDRESS_WINDOW_SECONDS", default=900)
 API_TOKEN_TTL_DAYS = env.int("API_TOKEN_TTL_DAYS", default=30)
 GUARDIAN_RAISE_403 = False
 

@@ -6,7 +6,6 @@ The password step is Django's LoginView; tenants.middleware.MfaRequiredMiddlewar
 
 from urllib.parse import urlencode
 
-from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
@@ -19,7 +18,8 @@ from django.views.decorators.http import require_http_methods
 from django_otp import DEVICE_ID_SESSION_KEY
 
 from config.security import lockout_response
-from tenants import mfa
+from tenants import lockout, mfa
+from tenants.auth_backends import address_key, refused
 
 
 def _next_url(request) -> str:
@@ -35,13 +35,22 @@ def _credentials(request) -> dict:
     return {"username": request.user.get_username()}
 
 
-def _locked_out(request) -> bool:
-    return not AxesProxyHandler.is_allowed(request, _credentials(request))
+def _refusal(request):
+    """The lock (of the user name or the address) in force, or the one this request's failure caused."""
+    return refused(request) or lockout.refusal(
+        username=request.user.get_username(), address=address_key(request)
+    )
 
 
 def _count_failure(request) -> None:
-    """A wrong code counts towards the django-axes lock-out like a wrong password."""
+    """A wrong code counts towards the lock-out like a wrong password (tenants.lockout)."""
     user_login_failed.send(sender=__name__, credentials=_credentials(request), request=request)
+
+
+def _locked_out_response(request, refusal):
+    response = lockout_response(request, refusal)
+    logout(request)
+    return response
 
 
 @login_required
@@ -55,19 +64,16 @@ def otp_verify(request):
         return redirect(_url("otp-setup", next_url))
     error = None
     if request.method == "POST":
-        if _locked_out(request):
-            response = lockout_response(request)
-            logout(request)
-            return response
+        if refusal := _refusal(request):
+            return _locked_out_response(request, refusal)
         device = mfa.device_for_code(request.user, request.POST.get("code", ""))
         if device is not None:
             mfa.mark_verified(request, device)
+            lockout.record_success(username=request.user.get_username())
             return redirect(next_url)
         _count_failure(request)
-        if _locked_out(request):
-            response = lockout_response(request)
-            logout(request)
-            return response
+        if refusal := _refusal(request):
+            return _locked_out_response(request, refusal)
         error = _("That code is not valid. Codes change every 30 seconds and work once.")
     return render(request, "registration/otp_verify.html", {"next": next_url, "error": error}, status=200)
 
@@ -86,14 +92,13 @@ def otp_setup(request):
     device = mfa.totp_device_pending(request.user)
     error = None
     if request.method == "POST":
-        if _locked_out(request):
-            response = lockout_response(request)
-            logout(request)
-            return response
+        if refusal := _refusal(request):
+            return _locked_out_response(request, refusal)
         codes = mfa.totp_device_confirm(user=request.user, device=device, code=request.POST.get("code", ""))
         if codes is not None:
             device.refresh_from_db()
             mfa.mark_verified(request, device)
+            lockout.record_success(username=request.user.get_username())
             return render(request, "registration/otp_backup_codes.html", {"codes": codes, "next": next_url})
         _count_failure(request)
         error = _("That code is not valid. Check the time on your phone and try the current code.")

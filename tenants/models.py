@@ -218,3 +218,27 @@ class AuditEntry(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditAppendOnlyError("Audit entries are removed only by the retention purge (tenants.audit).")
+
+
+class LoginThrottle(models.Model):
+    """Failed log-ins counted per user name and per client address (tenants.lockout), platform-wide.
+
+    Holds no password and no tenant data: a lower-cased user name or an address, a count and two times.
+    """
+
+    class Kind(models.TextChoices):
+        USER = "user", "user name"
+        ADDRESS = "address", "client address"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    key = models.CharField(max_length=150)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "key"], name="login_throttle_kind_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key}: {self.failures} failure(s)"

@@ -195,6 +195,20 @@ def membership_remove(*, membership: Membership, actor) -> None:
     membership.delete()
 
 
+def membership_unlock(*, membership: Membership, actor) -> bool:
+    """An admin ends the log-in lock-out (and the failure count) of a member; True when one was locked."""
+    from . import lockout
+
+    username = membership.user.get_username()
+    was_locked = lockout.locked_until(username=username) is not None
+    lockout.unlock(username=username)
+    audit_record(
+        tenant=membership.tenant, actor=actor, action="member.unlock", obj=membership, object_type="member",
+        object_label=username, details={"user": username, "was_locked": was_locked},
+    )  # fmt: skip
+    return was_locked
+
+
 def hash_token(raw: str) -> str:
     """SHA-256 of a raw token; tokens are random and long, so a fast hash is the right tool."""
     return hashlib.sha256(raw.encode()).hexdigest()

@@ -65,6 +65,14 @@ def purge_expired_api_tokens() -> int:
     return api_tokens_purge_expired()
 
 
+@shared_task(name="tenants.tasks.purge_login_throttles", ignore_result=True)
+def purge_login_throttles() -> int:
+    """Delete failed-log-in counts that no longer lock anything (tenants.lockout)."""
+    from . import lockout
+
+    return lockout.purge()
+
+
 @shared_task(name="tenants.tasks.purge_audit_trails", ignore_result=True)
 def purge_audit_trails() -> int:
     """Daily fan-out: one audit retention purge per tenant, and the platform entries' purge."""

@@ -1,8 +1,11 @@
 """Serializers of the tenants API."""
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from .. import lockout
 from ..choices import Role
 from ..models import AuditEntry, AuditResult, Membership, Tenant
 from .fields import AwareDateTimeField
@@ -49,11 +52,17 @@ class MembershipSerializer(serializers.ModelSerializer):
 
     user = UserSummarySerializer(read_only=True)
     invited_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    locked_until = serializers.SerializerMethodField(
+        help_text="When the member's log-in lock-out ends (too many failed attempts); null when not locked."
+    )
 
     class Meta:
         model = Membership
-        fields = ["id", "user", "role", "is_active", "invited_by", "created_at", "updated_at"]
+        fields = ["id", "user", "role", "is_active", "invited_by", "created_at", "updated_at", "locked_until"]
         read_only_fields = ["id", "user", "invited_by", "created_at", "updated_at"]
+
+    def get_locked_until(self, membership) -> datetime | None:
+        return lockout.locked_until(username=membership.user.get_username())
 
 
 class MembershipInviteSerializer(serializers.Serializer):

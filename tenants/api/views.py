@@ -5,11 +5,13 @@ from django.contrib.auth.signals import user_login_failed
 from django_otp import user_has_device
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, permissions, status
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .. import audit, mfa, selectors, services
+from .. import audit, lockout, mfa, selectors, services
+from ..auth_backends import BYPASS_DEVICE, refused
 from ..choices import Capability
 from ..models import ApiToken, Membership, Tenant
 from .base import TenantModelViewSet, TenantViewMixin, role_allows
@@ -110,6 +112,14 @@ class MembershipViewSet(TenantModelViewSet):
     def perform_destroy(self, instance):
         services.membership_remove(membership=instance, actor=self.request.user)
 
+    @extend_schema(request=None, responses={200: MembershipSerializer})
+    @action(detail=True, methods=["post"])
+    def unlock(self, request, *args, **kwargs):
+        """End the member's log-in lock-out now (after too many failed attempts), and its failure count."""
+        membership = self.get_object()
+        services.membership_unlock(membership=membership, actor=request.user)
+        return Response(MembershipSerializer(membership).data)
+
 
 class TokenView(APIView):
     """Exchange a username and password for an API token (POST), or revoke the token in use (DELETE)."""
@@ -140,14 +150,22 @@ class TokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # The plain Django request, so django-axes counts failures and flags a lock-out on it.
+        # The plain Django request: the lock-out backend reads the address and flags a refusal on it. The
+        # code goes along as otp_token, so a locked account still gets in with password and code.
         django_request = request._request
-        user = authenticate(django_request, username=data["username"], password=data["password"])
-        if getattr(django_request, "axes_locked_out", False):
-            raise LockedOut()
+        user = authenticate(
+            django_request,
+            username=data["username"],
+            password=data["password"],
+            otp_token=data.get("otp", ""),
+        )
+        if refusal := refused(django_request):
+            raise LockedOut(refusal)
         if user is None:
             raise _credentials_error("Unable to log in with these credentials.")
-        _check_second_factor(django_request, user, data.get("otp", ""))
+        if getattr(django_request, BYPASS_DEVICE, None) is None:  # the code was checked already otherwise
+            _check_second_factor(django_request, user, data.get("otp", ""))
+        lockout.record_success(username=user.get_username())
         tenant = None
         if data.get("tenant"):
             tenant = selectors.tenant_get_active(slug=data["tenant"])
@@ -170,8 +188,12 @@ class TokenView(APIView):
 
 class LockedOut(exceptions.APIException):
     status_code = 429
-    default_detail = "Too many failed log-in attempts for this account from your address; try again later."
+    default_detail = "Too many failed log-in attempts; try again later."
     default_code = "locked_out"
+
+    def __init__(self, refusal=None):
+        super().__init__(refusal.message if refusal else None)
+        self.wait = refusal.retry_after if refusal else None  # DRF sends it as Retry-After
 
 
 def _check_second_factor(request, user, code: str) -> None:
@@ -190,8 +212,8 @@ def _check_second_factor(request, user, code: str) -> None:
     if mfa.device_for_code(user, code) is None:
         credentials = {"username": user.get_username()}
         user_login_failed.send(sender=__name__, credentials=credentials, request=request)
-        if getattr(request, "axes_locked_out", False):
-            raise LockedOut()
+        if refusal := refused(request):
+            raise LockedOut(refusal)
         raise _credentials_error("That code is not valid.", field="otp")
 
 

@@ -80,7 +80,7 @@ def check_kings_day_in_rotterdam_for_both_tenants():
 
 
 def check_demo_organiser_sees_the_event(client):
-    # The demo log-in through the log-in page (django-axes counts attempts per request).
+    # The demo log-in through the log-in page (the lock-out backend sees the attempt).
     assert (
         client.post(
             "/accounts/login/", {"username": "koningsdag-events-organiser", "password": "demo"}

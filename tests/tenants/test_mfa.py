@@ -23,7 +23,7 @@ PROBLEM = "application/problem+json"
 @pytest.fixture(autouse=True)
 def _no_device_backoff(settings):
     """django-otp makes a device wait 1, 2, 4 ... s after each wrong code; tests do not sleep, so it is off
-    here except in test_device_backs_off_after_a_wrong_code (the axes lock-out is tested separately)."""
+    here except in test_device_backs_off_after_a_wrong_code (the lock-out is tested in test_lockout.py)."""
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
     settings.OTP_STATIC_THROTTLE_FACTOR = 0
 
@@ -287,53 +287,6 @@ def test_django_admin_login_form_takes_the_code(client, db):
     accepted = client.post("/admin/login/", {**form, "otp_token": code_for(device)})
     assert accepted.status_code == 302
     assert client.get("/admin/").status_code == 200
-
-
-# --- lock-out (django-axes) -------------------------------------------------------------------------
-
-
-def test_login_page_locks_the_account_after_five_failures(client, tenant_a, settings):
-    operator = member(tenant_a, Role.OPERATOR)
-    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        response = client.post("/accounts/login/", {"username": operator.username, "password": "wrong"})
-        assert response.status_code == 200
-    locked = client.post("/accounts/login/", {"username": operator.username, "password": "wrong"})
-    assert locked.status_code == 429
-    assert b"Too many failed log-in attempts" in locked.content
-    # Even the right password is refused during the cool-off, and nobody is logged in.
-    again = client.post("/accounts/login/", {"username": operator.username, "password": PASSWORD})
-    assert again.status_code == 429
-    assert client.get("/t/tenant-a/").status_code == 302
-    # Another account from the same address is not affected (lock by user name and address).
-    other = member(tenant_a, Role.ANALYST)
-    assert (
-        client.post("/accounts/login/", {"username": other.username, "password": PASSWORD}).status_code == 302
-    )
-
-
-def test_token_endpoint_counts_failures_and_answers_a_locked_out_problem(api, tenant_a, settings):
-    operator = member(tenant_a, Role.OPERATOR)
-    wrong = {"username": operator.username, "password": "x"}
-    statuses = [
-        api.post("/api/v1/auth/token/", wrong).status_code for _ in range(settings.AXES_FAILURE_LIMIT)
-    ]
-    assert statuses == [400] * (settings.AXES_FAILURE_LIMIT - 1) + [429]
-    locked = api.post("/api/v1/auth/token/", {"username": operator.username, "password": PASSWORD})
-    assert locked.status_code == 429 and locked["Content-Type"] == PROBLEM
-    assert locked.json()["type"] == "urn:csm:problem:locked_out"
-    assert "Too many failed log-in attempts" in locked.json()["detail"]
-
-
-def test_wrong_codes_count_towards_the_lock_out(client, admin_a, settings):
-    confirmed_device(admin_a)
-    password_login(client, admin_a)
-    statuses = [
-        client.post("/accounts/otp/verify/", {"code": "000000"}).status_code
-        for _ in range(settings.AXES_FAILURE_LIMIT)
-    ]
-    assert statuses[-1] == 429 and set(statuses[:-1]) == {200}
-    assert client.get("/t/tenant-a/").status_code == 302  # logged out
-    assert "_auth_user_id" not in client.session
 
 
 # --- demo ---------------------------------------------------------------------------------------------
