@@ -8,6 +8,7 @@ Every variable is listed in README.md.
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import environ
@@ -139,6 +140,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Least privilege (docs/operations.md): the application connects as a role that owns nothing and so cannot
+# disable the append-only triggers; `manage.py migrate` connects as the owner, MIGRATION_DATABASE_URL, and
+# then grants the application role its rights (tenants/dbroles.py).
+MIGRATION_DATABASE_URL = env.str("MIGRATION_DATABASE_URL", default="")
+APP_DATABASE_USER = DATABASES["default"].get("USER", "")
+if MIGRATION_DATABASE_URL and len(sys.argv) > 1 and sys.argv[1] == "migrate":
+    DATABASES["default"] = {**DATABASES["default"], **env.db_url_config(MIGRATION_DATABASE_URL)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -234,10 +234,41 @@ class Incident(models.Model):
         return f"{self.get_kind_display()} at {self.area} ({self.occurred_at:%Y-%m-%d %H:%M})"
 
 
-class ActionLogEntry(models.Model):
-    """An intervention: who did what, where, when and why. Append-only: edits become revisions."""
+class ActionLogAppendOnlyError(Exception):
+    """Raised when code tries to delete (or bulk-change) the action log; edits go through a new revision."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="actions")
+
+class ActionLogQuerySet(models.QuerySet):
+    """The action log keeps every entry: no bulk update or delete (PostgreSQL triggers refuse them too)."""
+
+    def update(self, **kwargs):
+        raise ActionLogAppendOnlyError(
+            f"{self.model._meta.verbose_name_plural} change only through incidents.actions (with a revision)."
+        )
+
+    def delete(self):
+        raise ActionLogAppendOnlyError(f"{self.model._meta.verbose_name_plural} are never deleted.")
+
+
+class AppendOnlyModel(models.Model):
+    """A row of the action log: never deleted (instances refuse ``delete``; see ActionLogQuerySet)."""
+
+    class Meta:
+        abstract = True
+
+    def delete(self, *args, **kwargs):
+        raise ActionLogAppendOnlyError(f"{self._meta.verbose_name_plural} are never deleted.")
+
+
+class ActionLogEntry(AppendOnlyModel):
+    """An intervention: who did what, where, when and why. Append-only: edits become revisions.
+
+    Never deleted, and neither a tenant nor an area deletion reaches it (PROTECT). On PostgreSQL triggers
+    enforce it (incidents migration 0005): no DELETE or TRUNCATE, and an UPDATE only as the next revision,
+    of which an ActionRevision row must exist when the transaction commits; a closed entry never changes.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="actions")
     intervention = models.ForeignKey(InterventionType, on_delete=models.PROTECT, related_name="actions")
     description = models.TextField(blank=True)
     areas = models.ManyToManyField("areas.Area", related_name="actions")
@@ -257,7 +288,7 @@ class ActionLogEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantScopedManager()
+    objects = TenantScopedManager(manager_class=models.Manager.from_queryset(ActionLogQuerySet))
 
     class Meta:
         ordering = ["-started_at", "-created_at"]
@@ -267,11 +298,11 @@ class ActionLogEntry(models.Model):
         return f"{self.intervention} ({self.status})"
 
 
-class ActionRevision(models.Model):
+class ActionRevision(AppendOnlyModel):
     """One state of an action log entry, with who changed what and when. Never edited or deleted."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    entry = models.ForeignKey(ActionLogEntry, on_delete=models.CASCADE, related_name="revisions")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(ActionLogEntry, on_delete=models.PROTECT, related_name="revisions")
     number = models.PositiveIntegerField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -282,7 +313,7 @@ class ActionRevision(models.Model):
     )
     snapshot = models.JSONField(default=dict)
 
-    objects = TenantScopedManager()
+    objects = TenantScopedManager(manager_class=models.Manager.from_queryset(ActionLogQuerySet))
 
     class Meta:
         ordering = ["entry", "number"]
@@ -291,12 +322,17 @@ class ActionRevision(models.Model):
     def __str__(self) -> str:
         return f"{self.entry_id} r{self.number}"
 
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            raise ActionLogAppendOnlyError("A revision is never changed.")
+        super().save(*args, **kwargs)
+
 
 class Outcome(models.Model):
     """The measured effect of an action on one of its areas, and the operators' own judgement."""
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
-    action = models.ForeignKey(ActionLogEntry, on_delete=models.CASCADE, related_name="outcomes")
+    tenant = models.ForeignKey(Tenant, on_delete=models.PROTECT, related_name="+")
+    action = models.ForeignKey(ActionLogEntry, on_delete=models.PROTECT, related_name="outcomes")
     area = models.ForeignKey("areas.Area", on_delete=models.PROTECT, related_name="outcomes")
     method = models.CharField(max_length=40)
     window_start = models.DateTimeField()

@@ -8,8 +8,11 @@ class TenantsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth import signals
+        from django.db.models.signals import post_migrate
 
-        from . import audit, audit_demo, auth_backends, checks  # noqa: F401  (checks: the scoping check)
+        from . import audit, audit_demo, auth_backends, checks, dbroles  # noqa: F401  (checks: scoping check)
+
+        post_migrate.connect(dbroles.on_post_migrate, sender=self, dispatch_uid="csm_grant_app_role")
 
         signals.user_logged_in.connect(audit.on_user_logged_in, dispatch_uid="csm_audit_login")
         signals.user_logged_out.connect(audit.on_user_logged_out, dispatch_uid="csm_audit_logout")

@@ -10,8 +10,8 @@
 - :func:`audit_page_response` does the same for POSTs to the ``/t/<slug>/`` pages.
 - Log-in success, failure and log-out come from ``django.contrib.auth`` signals (connected in apps.py);
   invalid, expired and revoked API tokens from ``tenants.authentication``.
-- :func:`audit_purge` deletes entries past the tenant's ``audit_retention_days``; on PostgreSQL it is the
-  only code that opens the append-only trigger (``SET LOCAL csm.audit_purge = 'on'``).
+- :func:`audit_purge` deletes entries past the tenant's ``audit_retention_days``; on PostgreSQL through the
+  SECURITY DEFINER function ``csm_audit_purge``, the only thing the append-only trigger lets delete.
 
 The inventory of action names is docs/audit.md.
 """
@@ -525,31 +525,21 @@ def audit_token_rejected(*, request, token: ApiToken | None, reason: str) -> Aud
 # --- Retention --------------------------------------------------------------------------------------
 
 
-@contextmanager
-def _purge_door() -> Iterator[None]:
-    """Open the append-only trigger for the purge's own deletes (PostgreSQL; nothing to open elsewhere).
-
-    ``SET LOCAL`` ends with the transaction at the latest; it is switched off again right after the
-    deletes, so a purge run inside a larger transaction does not leave the door open for the rest of it.
-    """
-    with transaction.atomic():
-        if connection.vendor != "postgresql":
-            yield
-            return
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL csm.audit_purge = 'on'")
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL csm.audit_purge = 'off'")
+def _purge_function(tenant_id: int | None, now: datetime, platform_days: int | None = None) -> int:
+    """PostgreSQL: the SECURITY DEFINER function ``csm_audit_purge`` (tenants migration 0007) is the only
+    way an entry can be deleted; it applies the retention itself and records the purge."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT csm_audit_purge(%s, %s, %s)", [tenant_id, now, platform_days])
+        return cursor.fetchone()[0]
 
 
 def audit_purge(*, tenant: Tenant, now: datetime | None = None) -> int:
     """Delete the tenant's entries older than its ``audit_retention_days``; record the purge itself."""
     now = now or timezone.now()
+    if connection.vendor == "postgresql":
+        return _purge_function(tenant.pk, now)
     cutoff = now - timedelta(days=tenant.audit_retention_days)
-    with _purge_door():
+    with transaction.atomic():
         deleted = (
             AuditEntry.objects.with_scopes_disabled().filter(tenant=tenant, created_at__lt=cutoff)._purge()
         )
@@ -565,8 +555,11 @@ def audit_purge(*, tenant: Tenant, now: datetime | None = None) -> int:
 def audit_purge_platform(*, now: datetime | None = None) -> int:
     """Delete platform entries (no tenant) older than ``AUDIT_PLATFORM_RETENTION_DAYS``."""
     now = now or timezone.now()
-    cutoff = now - timedelta(days=getattr(settings, "AUDIT_PLATFORM_RETENTION_DAYS", 730))
-    with _purge_door():
+    days = getattr(settings, "AUDIT_PLATFORM_RETENTION_DAYS", 730)
+    if connection.vendor == "postgresql":
+        return _purge_function(None, now, days)
+    cutoff = now - timedelta(days=days)
+    with transaction.atomic():
         return (
             AuditEntry.objects.with_scopes_disabled()
             .filter(tenant__isnull=True, created_at__lt=cutoff)
