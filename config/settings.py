@@ -188,6 +188,20 @@ else:
             "CELERY_UNACKED_RESTORE_SECONDS"
         )
         CELERY_BROKER_TRANSPORT_OPTIONS["unacked_restore_throttle"] = 1
+# No task may run as long as the visibility timeout, or Redis would hand a running task to a second
+# worker. The longest is a tenant's forecast training (issue target: under a minute for 200 counters);
+# the hard limit leaves it thirty times that and stays well below the hour (checked at start).
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=1800)
+CELERY_TASK_SOFT_TIME_LIMIT = env.int(
+    "CELERY_TASK_SOFT_TIME_LIMIT",
+    default=CELERY_TASK_TIME_LIMIT - max(1, min(60, CELERY_TASK_TIME_LIMIT // 10)),
+)
+_visibility = CELERY_BROKER_TRANSPORT_OPTIONS.get("visibility_timeout")
+if _visibility is not None and _visibility <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT} s) must be below CELERY_VISIBILITY_TIMEOUT "
+        f"({_visibility} s): a task still running when the timeout passes is handed to a second worker."
+    )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

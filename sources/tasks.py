@@ -21,11 +21,28 @@ MAX_FETCH_RETRIES = 2
 @shared_task(name="sources.tasks.dispatch_due_sources", ignore_result=True)
 def dispatch_due_sources() -> int:
     """Beat, every few seconds: enqueue one fetch per due source, interleaved fairly between tenants."""
-    claims = claim_due_sources()
+    return enqueue_fetches(claim_due_sources())
+
+
+def fetch_expiry_seconds(poll_interval: int) -> int:
+    """How long a fetch message stays valid: past it the next due time's fetch supersedes it.
+
+    When a worker dies mid-fetch, Redis hands its message out again only after the visibility timeout
+    (an hour). For intervals up to half of that the message has expired by then and is dropped: the next
+    due time, one interval later, has fetched the source already. For longer intervals the redelivery is
+    the retry, still before the next due time. Either way the source is fetched again within one interval
+    and a completed due time is never fetched twice (docs/operations.md, "Workers and sources")."""
+    return max(poll_interval * 2, 120)
+
+
+def enqueue_fetches(claims, *, queue: str | None = None) -> int:
+    """One fetch message per claim (``queue``: a test's own queue; by default Celery's)."""
+    options = {"queue": queue} if queue else {}
     for claim in claims:
         fetch_source_task.apply_async(
             args=[claim.tenant_id, claim.source_id, claim.due_at.isoformat()],
-            expires=max(claim.poll_interval * 2, 120),  # a fetch that waited this long is superseded
+            expires=fetch_expiry_seconds(claim.poll_interval),
+            **options,
         )
     return len(claims)
 

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from django_scopes import scopes_disabled
 
 from sources.dispatch import claim_due_sources
 from sources.models import Observation, Source
-from sources.tasks import fetch_source_task
+from sources.tasks import enqueue_fetches, fetch_source_task
 from tenants.choices import Role
 from tenants.services import api_token_issue
 from tests.factories import make_source, member
@@ -203,8 +203,13 @@ def test_whole_worker_killed_mid_fetch_is_redelivered_to_another_worker(tenant_a
     queue = f"fault-{uuid.uuid4().hex[:8]}"
     source = make_source(tenant_a, kind="generic_json", config={"url": feed.url, **GENERIC})
     due = timezone.now().replace(microsecond=0)
-    # A short visibility timeout stands in for the production hour, so the test need not wait that long.
-    fast = {"CELERY_VISIBILITY_TIMEOUT": "5", "CELERY_UNACKED_RESTORE_SECONDS": "1"}
+    # An operator's short visibility timeout (the production hour is tested below): the message itself
+    # comes back. Tasks must stay below it, hence the time limit.
+    fast = {
+        "CELERY_VISIBILITY_TIMEOUT": "5",
+        "CELERY_UNACKED_RESTORE_SECONDS": "1",
+        "CELERY_TASK_TIME_LIMIT": "4",
+    }
     first = start_worker(queue, tmp_path, **fast)
     second = None
     try:
@@ -221,6 +226,68 @@ def test_whole_worker_killed_mid_fetch_is_redelivered_to_another_worker(tenant_a
         stop(first)
         log = stop(second) if second else ""
     with scopes_disabled():
+        assert Observation.objects.filter(series__source=source).count() == RECORDS, log[-3000:]
+
+
+def unacked_fetches(queue: str) -> list[dict]:
+    """The fetch messages of ``queue`` that Redis holds as delivered but not acknowledged."""
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
+        entries = [json.loads(raw) for raw in client.hvals("unacked")]
+    return [
+        message
+        for message, _exchange, routing_key in entries
+        if routing_key == queue and message.get("headers", {}).get("task") == "sources.tasks.fetch_source"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_production_settings_a_worker_killed_mid_fetch_is_made_good_by_the_next_due_time(
+    tenant_a, tmp_path
+):
+    """The production visibility timeout (an hour): the killed fetch's message is not handed out again
+    while it could still matter. The source is fetched again at its next due time, one interval later,
+    by another worker; nothing is stored twice; the old message has expired before Redis would redeliver
+    it, so it can never run a fetch for its stale due time."""
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == 3600  # the production value
+    feed = SlowFirstFeed()
+    queue = f"fault-{uuid.uuid4().hex[:8]}"
+    interval = 10
+    source = make_source(
+        tenant_a, kind="generic_json", config={"url": feed.url, **GENERIC}, poll_interval=interval
+    )
+    with scopes_disabled():
+        Source.objects.filter(pk=source.pk).update(next_due_at=timezone.now().replace(microsecond=0))
+    first = start_worker(queue, tmp_path)  # production settings: no overrides
+    second = None
+    try:
+        (claim,) = claim_due_sources()
+        enqueue_fetches([claim], queue=queue)
+        assert feed.first_request.wait(60), "the worker never started the fetch"
+        for pid in [*children(first.pid), first.pid]:
+            os.kill(pid, signal.SIGKILL)  # power cut mid-fetch
+        first.wait(10)
+        feed.release.set()
+        (stranded,) = unacked_fetches(queue)
+        assert claim.due_at.isoformat() in stranded["headers"]["argsrepr"]
+        expires = datetime.fromisoformat(stranded["headers"]["expires"])
+        redelivery_earliest = timezone.now() + timedelta(seconds=3600 - 60)
+        assert expires < redelivery_earliest, expires
+        second = start_worker(queue, tmp_path)
+        next_due = claim.due_at + timedelta(seconds=interval)
+
+        def next_due_time_fetched() -> bool:
+            enqueue_fetches(claim_due_sources(), queue=queue)  # what beat's dispatcher does every 2 s
+            with scopes_disabled():
+                return (Source.objects.get(pk=source.pk).last_completed_due_at or claim.due_at) >= next_due
+
+        wait_for(next_due_time_fetched, interval + 90, "the next due time to be fetched")
+    finally:
+        feed.close()
+        stop(first)
+        log = stop(second) if second else ""
+    with scopes_disabled():
+        fetched = Source.objects.get(pk=source.pk)
+        assert fetched.last_completed_due_at == next_due, log[-3000:]  # the very next due time, not later
         assert Observation.objects.filter(series__source=source).count() == RECORDS, log[-3000:]
 
 
