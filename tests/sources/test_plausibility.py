@@ -12,26 +12,9 @@ from django_scopes import scopes_disabled
 from sources.models import Observation, Series
 from sources.plausibility import RANGES, value_problem
 from tenants.services import api_token_issue
-from tests.factories import make_area, make_source
 from tests.tenants.test_api import assert_problem
 
 pytestmark = pytest.mark.clock  # dates rows from now: run again under CSM_TEST_CLOCK in CI
-
-
-@pytest.fixture
-def camera(tenant_a):
-    return make_source(
-        tenant_a, slug="cameras", config={"default_metric": "people_count"}, areas=[make_area(tenant_a)]
-    )
-
-
-@pytest.fixture
-def pusher(api, tenant_a, camera, users):
-    token = api_token_issue(
-        user=users["integration"], tenant=tenant_a, source_ids=[camera.pk], may_create_series=True
-    )[1]
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return api
 
 
 def ago(**delta) -> str:

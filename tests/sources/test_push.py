@@ -9,26 +9,10 @@ from django_scopes import scopes_disabled
 
 from sources.models import Observation, Series
 from tenants.services import api_token_issue
-from tests.factories import make_area, make_source, member
+from tests.factories import make_source, member
 from tests.tenants.test_api import assert_problem
 
 pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
-
-
-@pytest.fixture
-def camera(tenant_a):
-    area = make_area(tenant_a, slug="boulevard")
-    return make_source(tenant_a, slug="cameras", config={"default_metric": "people_count"}, areas=[area])
-
-
-@pytest.fixture
-def pusher(api, tenant_a, camera, users):
-    """A client with a push token of the integration account, limited to the camera source."""
-    token = api_token_issue(
-        user=users["integration"], tenant=tenant_a, source_ids=[camera.pk], may_create_series=True
-    )[1]
-    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
-    return api
 
 
 def url(source):
