@@ -160,6 +160,7 @@ HEALTH = {
     "last_error_at": None,
     "last_error": "",
     "last_warnings": [],
+    "empty_fetches": 0,
     "consecutive_failures": 0,
     "circuit": "closed",
     "circuit_open_until": None,

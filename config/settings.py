@@ -404,6 +404,8 @@ HOME_REGION_BBOX = tuple(env.list("HOME_REGION_BBOX", cast=float, default=[3.0, 
 # Fernet keys (newest first) that encrypt source secrets at rest; empty: derived from SECRET_KEY.
 SOURCE_SECRET_KEYS = env.list("SOURCE_SECRET_KEYS", default=[])
 SOURCE_HTTP_TIMEOUT = env.float("SOURCE_HTTP_TIMEOUT", default=20.0)
+# Successful fetches in a row without a single observation before a source shows "no_data".
+SOURCE_NO_DATA_FETCHES = env.int("SOURCE_NO_DATA_FETCHES", default=3)
 # Plausibility window of observations (sources/plausibility.py): how far back a push may reach (never
 # further than the tenant's retention), how far ahead an observation and a forecast may lie.
 PUSH_MAX_AGE_DAYS = env.int("PUSH_MAX_AGE_DAYS", default=3650)

@@ -61,6 +61,7 @@ class SourceStatus(models.TextChoices):
     FAILING = "failing", "failing"
     CIRCUIT_OPEN = "circuit_open", "circuit open (paused after repeated failures)"
     STALE = "stale", "no recent data"
+    NO_DATA = "no_data", "no data: the last fetches succeeded but brought no observations"
     NEVER_RUN = "never_run", "not fetched yet"
     DISABLED = "disabled", "disabled"
     PUSH = "push", "push source"

@@ -47,6 +47,9 @@ class Source(models.Model):
     last_warnings = models.JSONField(
         default=list, blank=True, help_text="Warnings of the last successful fetch."
     )
+    empty_fetches = models.PositiveIntegerField(
+        default=0, help_text="Successful fetches in a row that brought no observation (status 'no_data')."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

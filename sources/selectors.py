@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db.models import Avg, Count, DateTimeField, F, Func, Max, Min, QuerySet, Sum, Value
 from django.db.models.functions import TruncDay
 from django.utils import timezone
@@ -108,6 +109,8 @@ def source_status(source: Source, *, now: datetime | None = None) -> str:
         return SourceStatus.FAILING
     if source.last_success_at is None:
         return SourceStatus.NEVER_RUN
+    if source.empty_fetches >= settings.SOURCE_NO_DATA_FETCHES:
+        return SourceStatus.NO_DATA
     if source.last_data_at and now - source.last_data_at > timedelta(seconds=3 * source.poll_interval + 600):
         return SourceStatus.STALE
     return SourceStatus.OK
@@ -125,6 +128,7 @@ def source_health(source: Source, *, now: datetime | None = None) -> dict:
         "last_error_at": source.last_error_at,
         "last_error": source.last_error,
         "last_warnings": source.last_warnings,
+        "empty_fetches": source.empty_fetches,
         "consecutive_failures": source.consecutive_failures,
         "circuit": circuit,
         "circuit_open_until": source.circuit_open_until if circuit == "open" else None,

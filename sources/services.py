@@ -10,7 +10,7 @@ import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tenants import egress
@@ -412,6 +412,9 @@ class FetchOutcome:
     retryable: bool = False
 
 
+MAX_KEPT_WARNINGS = 50
+
+
 def source_fetch(
     *,
     source: Source,
@@ -439,10 +442,13 @@ def source_fetch(
         warnings = result.warnings + [
             f"row {e['row']} ({e['series']}): {e['reason']}" for e in report.errors[:20]
         ]
+        brought = report.accepted + report.duplicate + report.updated  # rows that are (now) stored
         updates = {
             "last_success_at": started,
             "consecutive_failures": 0,
             "circuit_open_until": None,
+            "last_warnings": [w[:500] for w in warnings[:MAX_KEPT_WARNINGS]],
+            "empty_fetches": 0 if brought else F("empty_fetches") + 1,
         }
         if result.state is not None:
             updates["state"] = result.state

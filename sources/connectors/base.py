@@ -38,7 +38,20 @@ class FetchError(ConnectorError):
 
 
 class ParseError(ConnectorError):
-    """The payload is not what the connector expects (HTML instead of JSON, truncated gzip...)."""
+    """The payload is not what the connector expects (HTML instead of JSON, truncated gzip...).
+
+    Not retryable by default (another format will not change by asking again), except a download that
+    was cut off: connectors raise those with ``retryable=True`` (see :func:`json_cut_off`)."""
+
+
+def json_cut_off(exc) -> bool:
+    """True when a ``json.JSONDecodeError`` looks like a body that stopped early (an error at the very
+    end, or a string that never closes), as opposed to a body that is wrong throughout."""
+    from tenants.jsonlimits import JSONTooDeepError
+
+    if isinstance(exc, JSONTooDeepError):
+        return False
+    return exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
 
 
 NO_PERSONAL_DATA = "No personal data: aggregated counts and measurements only."

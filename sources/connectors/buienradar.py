@@ -30,6 +30,7 @@ from .base import (
     ParseResult,
     Payload,
     Reading,
+    json_cut_off,
 )
 
 FEED_URL = "https://data.buienradar.nl/2.0/feed/json"
@@ -320,7 +321,8 @@ def _load_json(payload: Payload):
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"{where} sent broken JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}): the response "
-            f"was cut off or damaged. If this keeps happening, {URL_HINT}"
+            f"was cut off or damaged. If this keeps happening, {URL_HINT}",
+            retryable=json_cut_off(exc),
         ) from exc
     except ValueError as exc:  # not UTF-8/16/32
         raise ParseError(f"{where} sent a body that is not JSON text ({exc}); {URL_HINT}") from exc

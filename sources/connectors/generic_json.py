@@ -26,7 +26,16 @@ from tenants import jsonlimits
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import HttpClient
 from . import register
-from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
+from .base import (
+    Connector,
+    DataInventory,
+    FetchError,
+    ParseError,
+    ParseResult,
+    Payload,
+    Reading,
+    json_cut_off,
+)
 
 MAX_RECORD_WARNINGS = 50  # per payload; the rest are counted in one closing warning
 MAX_KEY_LENGTH = 200  # Series.key
@@ -64,10 +73,11 @@ def decode_json(payload: Payload) -> Any:
         raise ParseError(f"{where} sent a body that is not UTF-8 text, so not JSON ({exc.reason}).") from exc
     except json.JSONDecodeError as exc:
         # Truncation shows as an error at the very end, or as a string that never closes.
-        if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
+        if json_cut_off(exc):
             raise ParseError(
                 f"{where} sent JSON that stops before it is complete (after {len(payload.body)} bytes): the "
-                "response was cut off. If this repeats, ask the provider or use smaller pages."
+                "response was cut off. If this repeats, ask the provider or use smaller pages.",
+                retryable=True,
             ) from exc
         raise ParseError(
             f"{where} sent invalid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}."

@@ -238,7 +238,13 @@ class GtfsRealtimeConnector(Connector):
         warnings += place_warnings
         readings = []
         has_trips = any(e.HasField("trip_update") for e in feed.entity)
-        if payload.meta.get("feed") == "trip_updates" or has_trips:
+        if payload.meta.get("feed") == "trip_updates" and not has_trips:
+            # An empty feed says nothing about arrivals: storing 0 per stop would claim nobody comes.
+            warnings.append(
+                "The trip-updates feed holds no trip updates at all: no information about arrivals (not "
+                "zero arrivals), so none were stored."
+            )
+        if has_trips:
             window = self.config.get("window_minutes", 15)
             counts, timeless = count_arrivals(feed, placed, start=feed.header.timestamp, minutes=window)
             if timeless:
@@ -284,7 +290,8 @@ def read_feed(body: bytes, *, where: str) -> gtfs_rt.FeedMessage:
     except DecodeError as exc:
         raise ParseError(
             f"{where} is not a GTFS-realtime FeedMessage ({exc}): the download was cut off or the url serves "
-            "something else."
+            "something else.",
+            retryable=True,  # a cut-off download is the usual cause (a wrong url is caught above)
         ) from exc
     if not feed.IsInitialized():
         missing = ", ".join(feed.FindInitializationErrors())

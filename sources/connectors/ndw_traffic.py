@@ -213,11 +213,15 @@ def read_sites(
             )
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise ParseError(
-            f"{where} is a damaged gzip file ({exc}): the download was cut off or the file is corrupt."
+            f"{where} is a damaged gzip file ({exc}): the download was cut off or the file is corrupt.",
+            retryable=True,
         ) from exc
     except etree.XMLSyntaxError as exc:
+        cut_off = "Premature end" in str(exc.msg or exc) or "EndTag" in str(exc.msg or exc)
         raise ParseError(
-            f"{where} is not valid XML ({exc.msg or exc}): expected the NDW DATEX II file."
+            f"{where} is not valid XML ({exc.msg or exc}): "
+            + ("the download was cut off." if cut_off else "expected the NDW DATEX II file."),
+            retryable=cut_off,
         ) from exc
     return sites, publication_time
 

@@ -24,7 +24,16 @@ from tenants import jsonlimits
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
-from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
+from .base import (
+    Connector,
+    DataInventory,
+    FetchError,
+    ParseError,
+    ParseResult,
+    Payload,
+    Reading,
+    json_cut_off,
+)
 
 INDEX_URL = "https://npropendata.rdw.nl/parkingdata/v2/"
 INDEX_MAX_AGE = timedelta(hours=1)
@@ -308,7 +317,8 @@ def _load_json(payload: Payload, where: str, hint: str):
     except json.JSONDecodeError as exc:
         raise ParseError(
             f"{where} sent broken JSON ({exc.msg}: line {exc.lineno}, column {exc.colno}; cut off or "
-            f"damaged){hint}"
+            f"damaged){hint}",
+            retryable=json_cut_off(exc),
         ) from exc
     except ValueError as exc:  # not UTF-8/16/32
         raise ParseError(f"{where} sent a body that is not JSON text ({exc}){hint}") from exc
