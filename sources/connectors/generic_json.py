@@ -84,6 +84,37 @@ def decode_json(payload: Payload) -> Any:
         ) from exc
 
 
+def _middle(geometry: Any, where: str) -> tuple[float, float]:
+    """The (lon, lat) of a [lon, lat] pair or a GeoJSON geometry: a Point as is, a line or polygon by the
+    mean of its positions (a polygon's outer ring without its closing position)."""
+    if isinstance(geometry, list) and len(geometry) in (2, 3) and not isinstance(geometry[0], list):
+        positions = [geometry]
+    elif isinstance(geometry, dict) and isinstance(geometry.get("coordinates"), list):
+        kind, coordinates = geometry.get("type"), geometry["coordinates"]
+        if kind == "Point":
+            positions = [coordinates]
+        elif kind in ("LineString", "MultiPoint"):
+            positions = coordinates
+        elif kind == "Polygon" and coordinates:
+            ring = coordinates[0]
+            positions = ring[:-1] if len(ring) > 1 and ring[0] == ring[-1] else ring
+        else:
+            raise ValueError(
+                f"{where}: location is a GeoJSON {kind or 'object'}; use a Point, LineString or Polygon"
+            )
+    else:
+        raise ValueError(f"{where}: location {_show(geometry)} is neither [lon, lat] nor a GeoJSON geometry")
+    try:
+        pairs = [(as_number(p[0]), as_number(p[1])) for p in positions]
+    except (ValueError, TypeError, IndexError, KeyError):
+        raise ValueError(
+            f"{where}: location {_show(geometry)} has positions that are not [lon, lat]"
+        ) from None
+    if not pairs:
+        raise ValueError(f"{where}: location has no positions")
+    return (sum(p[0] for p in pairs) / len(pairs), sum(p[1] for p in pairs) / len(pairs))
+
+
 def as_number(value: Any) -> float:
     """A finite float from a JSON number or a plain decimal text; ValueError saying why not."""
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
@@ -176,8 +207,8 @@ class GenericJsonConnector(Connector):
     )
     default_poll_interval = 300
     stores = (
-        "Per record only the mapped fields: series key, time and number, and when mapped the metric, area "
-        "and series name. All other fields of the response are discarded."
+        "Per record only the mapped fields: series key, time and number, and when mapped the metric, area, "
+        "series name and the sensor's location. All other fields of the response are discarded."
     )
     inventory = DataInventory(
         metrics=tuple(Metric.values),
@@ -260,6 +291,23 @@ class GenericJsonConnector(Connector):
                 default="",
                 minLength=0,
             ),
+            "lat": _jmespath_field(
+                "Optional JMESPath giving the latitude (WGS84 degrees) of a record's sensor; with lon.",
+                default="",
+                minLength=0,
+            ),
+            "lon": _jmespath_field(
+                "Optional JMESPath giving the longitude (WGS84 degrees) of a record's sensor; with lat.",
+                default="",
+                minLength=0,
+            ),
+            "location": _jmespath_field(
+                "Optional JMESPath giving the sensor's place as a GeoJSON geometry (a Point, or a counting "
+                "LineString or an area Polygon, whose middle is taken) or a [lon, lat] pair, e.g. "
+                "'location' (NGSI v2) or 'location.value' (NGSI-LD). Instead of lat and lon.",
+                default="",
+                minLength=0,
+            ),
             "api_key_header": {
                 "type": "string",
                 "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$",
@@ -303,7 +351,18 @@ class GenericJsonConnector(Connector):
         messages = super().validate_config(config)
         if not isinstance(config, dict):
             return messages
-        for name in ("items", "key", "time", "value", "metric_field", "area", "name"):
+        for name in (
+            "items",
+            "key",
+            "time",
+            "value",
+            "metric_field",
+            "area",
+            "name",
+            "lat",
+            "lon",
+            "location",
+        ):
             expression = config.get(name)
             if isinstance(expression, str) and expression:
                 problem = _jmespath_problem(expression)
@@ -315,6 +374,10 @@ class GenericJsonConnector(Connector):
             messages.append(
                 "metric: give metric (one for all records) or metric_field (a JMESPath per record)"
             )
+        if bool(config.get("lat")) != bool(config.get("lon")):
+            messages.append("lat: give both lat and lon, or neither")
+        if config.get("location") and (config.get("lat") or config.get("lon")):
+            messages.append("location: give location or lat and lon, not both")
         if config.get("api_key_header") and config.get("api_key_param"):
             messages.append("api_key_param: send the API key in a header or a query parameter, not both")
         zone = config.get("assume_timezone")
@@ -458,6 +521,7 @@ class GenericJsonConnector(Connector):
         if area is not None and not (isinstance(area, str) and re.fullmatch(SLUG_PATTERN, area)):
             raise ValueError(f"{where}: area {_show(area)} is not an area slug")
         name = self._search("name", record, where) if self._setting("name") else None
+        location = self._location(record, where)
         return Reading(
             key=key,
             metric=metric,
@@ -466,7 +530,30 @@ class GenericJsonConnector(Connector):
             unit=DEFAULT_UNITS.get(metric, ""),
             name=str(name)[:MAX_NAME_LENGTH] if isinstance(name, str | int | float) else "",
             area=area,
+            location=location,
         )
+
+    def _location(self, record: dict, where: str) -> tuple[float, float] | None:
+        """(lon, lat) from the lat/lon or location mapping; None when unmapped or absent in the record."""
+        if self._setting("lat") and self._setting("lon"):
+            lat, lon = self._search("lat", record, where), self._search("lon", record, where)
+            if lat is None and lon is None:
+                return None
+            try:
+                point = (as_number(lon), as_number(lat))
+            except ValueError as exc:
+                raise ValueError(f"{where}: coordinates: {exc}") from None
+        elif self._setting("location"):
+            found = self._search("location", record, where)
+            if found is None:
+                return None
+            point = _middle(found, where)
+        else:
+            return None
+        lon, lat = point
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise ValueError(f"{where}: coordinates lon {lon:g}, lat {lat:g} are not WGS84 degrees")
+        return point
 
     def _search(self, field: str, record: dict, where: str) -> Any:
         expression = self._setting(field)

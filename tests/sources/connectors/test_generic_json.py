@@ -477,3 +477,75 @@ def test_schema_fields_have_descriptions_and_no_unknown_keys():
         for name, field in schema["properties"].items():
             assert field.get("description"), name
     assert cls.secret_schema["properties"]["api_key"]["writeOnly"] is True
+
+
+# --- locations ----------------------------------------------------------------------------------------
+
+
+def test_fiware_counting_line_gets_the_middle_of_its_line_as_location():
+    result = parse({**FIWARE, "location": "location"}, fixture("fiware_CrowdFlowObserved_entities.json"))
+    entity = json.loads(fixture("fiware_CrowdFlowObserved_entities.json"))[0]
+    line = entity["location"]["coordinates"]
+    lon, lat = result.readings[0].location
+    assert lon == pytest.approx(sum(p[0] for p in line) / len(line))
+    assert lat == pytest.approx(sum(p[1] for p in line) / len(line))
+    assert all(r.location is not None for r in result.readings) and not result.warnings
+
+
+def test_lat_lon_fields_and_their_problems():
+    body = json.dumps(
+        {
+            "data": [
+                {
+                    "id": "pier",
+                    "t": "2025-06-01T12:00:00+02:00",
+                    "n": 5,
+                    "pos": {"lat": "52.1179", "lng": 4.2844},
+                },
+                {"id": "kurhaus", "t": "2025-06-01T12:00:00+02:00", "n": 7},  # no position: kept without
+                {"id": "bad", "t": "2025-06-01T12:00:00+02:00", "n": 1, "pos": {"lat": 152.0, "lng": 4.2}},
+                {"id": "text", "t": "2025-06-01T12:00:00+02:00", "n": 1, "pos": {"lat": "north", "lng": 4.2}},
+            ]
+        }
+    ).encode()
+    mapping = {
+        **BAD,
+        "time": "t",
+        "key": "id",
+        "value": "n",
+        "metric": "people_count",
+        "lat": "pos.lat",
+        "lon": "pos.lng",
+    }
+    mapping.pop("metric_field")
+    result = parse(mapping, body)
+    assert [(r.key, r.location) for r in result.readings] == [("pier", (4.2844, 52.1179)), ("kurhaus", None)]
+    assert len(result.warnings) == 2
+    assert "are not WGS84 degrees" in result.warnings[0] and "'north' is not a number" in result.warnings[1]
+
+
+def test_location_mapping_is_validated():
+    cls = get_connector("generic_json")
+    base = {"url": URL, "key": "id", "time": "t", "value": "v", "metric": "people_count"}
+    assert cls.validate_config({**base, "lat": "a"}) == ["lat: give both lat and lon, or neither"]
+    assert cls.validate_config({**base, "lat": "a", "lon": "b", "location": "c"}) == [
+        "location: give location or lat and lon, not both"
+    ]
+    assert cls.validate_config({**base, "location": "location.value"}) == []
+
+
+def test_fetched_locations_reach_the_series(httpserver, tenant_a):
+    httpserver.expect_request("/entities").respond_with_data(
+        fixture("fiware_CrowdFlowObserved_entities.json"), content_type="application/json"
+    )
+    source = make_source(
+        tenant_a,
+        kind="generic_json",
+        config={"url": httpserver.url_for("/entities"), **FIWARE, "location": "location"},
+    )
+    with tenant_scope(tenant_a):
+        assert source_fetch(source=source).ok
+        series = Series.objects.get(source=source, key=VALLADOLID_1)
+    assert series.lon == pytest.approx(-4.7353261, abs=1e-6) and series.lat == pytest.approx(
+        41.6578209, abs=1e-6
+    )
