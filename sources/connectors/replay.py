@@ -77,9 +77,11 @@ class ReplayConnector(Connector):
         )
 
     def parse(self, payload: Payload) -> ParseResult:
-        rows = _read_csv(payload.body)
+        rows, warnings = _read_csv(payload.body)
         if not rows:
-            raise ParseError("The replay CSV has no data rows.")
+            raise ParseError(
+                "The replay CSV has no usable data rows." + (f" {warnings[0]}" if warnings else "")
+            )
         now = self.now or timezone.now()
         start, end = rows[0][0], rows[-1][0]
         span = max(end - start, WEEK)
@@ -120,10 +122,15 @@ class ReplayConnector(Connector):
                         f"More than {MAX_ROWS_PER_FETCH} rows due at once; lower backfill_hours."
                     )
             k += 1
-        return ParseResult(readings=readings, state={"played_until": now.isoformat()})
+        return ParseResult(readings=readings, warnings=warnings, state={"played_until": now.isoformat()})
 
 
-def _read_csv(body: bytes) -> list[tuple]:
+MAX_LINE_WARNINGS = 10
+
+
+def _read_csv(body: bytes) -> tuple[list[tuple], list[str]]:
+    """The rows of a replay CSV, sorted by time, and a warning per line that could not be read (skipped:
+    one broken line does not lose the file)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -132,21 +139,31 @@ def _read_csv(body: bytes) -> list[tuple]:
     missing = {"series", "time", "value"} - set(reader.fieldnames or [])
     if missing:
         raise ParseError(f"The replay CSV lacks column(s) {', '.join(sorted(missing))}.")
-    rows = []
+    rows, warnings, skipped = [], [], 0
+
+    def skip(message: str) -> None:
+        nonlocal skipped
+        skipped += 1
+        if len(warnings) < MAX_LINE_WARNINGS:
+            warnings.append(f"Replay CSV line {message}; skipped.")
+
     for line, record in enumerate(reader, start=2):
         try:
             time = datetime.fromisoformat(record["time"])
             value = float(record["value"])
         except (TypeError, ValueError) as exc:
-            raise ParseError(f"Replay CSV line {line}: {exc}") from exc
+            skip(f"{line}: {exc}")
+            continue
         if time.tzinfo is None:
-            raise ParseError(f"Replay CSV line {line}: time {record['time']!r} has no time zone.")
+            skip(f"{line}: time {record['time']!r} has no time zone")
+            continue
         location = None
         if record.get("lon") and record.get("lat"):
             try:
                 location = (float(record["lon"]), float(record["lat"]))
             except ValueError as exc:
-                raise ParseError(f"Replay CSV line {line}: lon/lat: {exc}") from exc
+                skip(f"{line}: lon/lat: {exc}")
+                continue
         rows.append(
             (
                 time,
@@ -161,4 +178,6 @@ def _read_csv(body: bytes) -> list[tuple]:
             )
         )
     rows.sort(key=lambda r: r[0])
-    return rows
+    if skipped > len(warnings):
+        warnings.append(f"{skipped - len(warnings)} more replay CSV line(s) skipped for such reasons.")
+    return rows, warnings

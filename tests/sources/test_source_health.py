@@ -136,3 +136,23 @@ def test_cut_off_payloads_are_retryable_for_every_format(kind, config, body):
     with pytest.raises(ParseError) as caught:
         connector.parse(Payload(body=body, url="https://feed.example.nl/x", meta={"feed": "trip_updates"}))
     assert caught.value.retryable, caught.value.message
+
+
+def test_one_broken_line_of_a_replay_does_not_lose_the_others(tenant_a, tmp_path, settings):
+    settings.VAR_DIR = tmp_path
+    (tmp_path / "replay").mkdir()
+    now = timezone.now().replace(microsecond=0)
+    good = [f"cam-1,{(now - timedelta(minutes=m)).isoformat()},{m}" for m in (30, 20, 10)]
+    broken = [
+        "cam-1,yesterday,5",
+        f"cam-1,{(now - timedelta(minutes=15)).replace(tzinfo=None).isoformat()},5",
+    ]
+    (tmp_path / "replay" / "demo.csv").write_text("series,time,value\n" + "\n".join(good + broken) + "\n")
+    source = make_source(tenant_a, kind="replay", config={"file": "demo.csv", "backfill_hours": 1})
+    outcome = fetch(source)
+    assert outcome.ok and outcome.stored == 3, outcome
+    assert refreshed(source).last_warnings == [
+        "Replay CSV line 5: Invalid isoformat string: 'yesterday'; skipped.",
+        f"Replay CSV line 6: time '{(now - timedelta(minutes=15)).replace(tzinfo=None).isoformat()}' has no "
+        "time zone; skipped.",
+    ]

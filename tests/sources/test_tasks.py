@@ -97,13 +97,13 @@ def test_circuit_opens_after_repeated_failures_and_closes_on_success(tenant_a, r
 
 
 def test_parse_error_stores_nothing(tenant_a, replay_dir):
-    (replay_dir / "demo.csv").write_text(
-        "series,time,value\ncam-1,2026-07-01T10:00:00+02:00,5\ncam-1,not-a-time,6\n"
-    )
+    """A file without one usable line is a parse error (a broken line among good ones is only a warning:
+    tests/sources/test_source_health.py)."""
+    (replay_dir / "demo.csv").write_text("series,time,value\ncam-1,not-a-time,6\ncam-1,later,7\n")
     source = make_source(tenant_a, kind="replay", config={"file": "demo.csv", "backfill_hours": 24 * 90})
     fetch_source_task.apply(args=[tenant_a.pk, source.pk])
     assert observations(source) == 0
-    assert "line 3" in reload(source).last_error
+    assert "no usable data rows" in reload(source).last_error and "line 2" in reload(source).last_error
 
 
 def test_dispatch_enqueues_due_sources(tenant_a, replay_dir, settings):
