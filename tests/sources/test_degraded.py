@@ -5,9 +5,11 @@ The cache points at a closed port, which is what the app sees while Redis restar
 """
 
 import socket
+from datetime import timedelta
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from sources.models import Observation
@@ -42,13 +44,20 @@ def test_throttled_endpoint_answers_a_retryable_503_while_redis_is_down(api, adm
     assert "Send the request again after 5 seconds" in body["detail"]
 
 
+@pytest.mark.clock
 def test_push_is_stored_while_the_throttle_cache_is_down(api, tenant_a, redis_down):
     source = make_source(tenant_a, slug="cams")
     camera = member(tenant_a, Role.INTEGRATION, username="vendor")
     _, token = api_token_issue(user=camera, tenant=tenant_a, source_ids=[source.pk], may_create_series=True)
     api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    start = timezone.now().replace(second=0, microsecond=0) - timedelta(minutes=10)
     rows = [
-        {"series": "cam-1", "time": f"2026-07-04T14:0{i}:00+02:00", "value": 10 + i, "metric": "people_count"}
+        {
+            "series": "cam-1",
+            "time": (start + timedelta(minutes=i)).isoformat(),
+            "value": 10 + i,
+            "metric": "people_count",
+        }
         for i in range(3)
     ]
     response = api.post(f"/api/v1/tenants/tenant-a/sources/{source.pk}/observations/", rows, format="json")
