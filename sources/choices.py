@@ -9,6 +9,7 @@ class Metric(models.TextChoices):
     PEOPLE_COUNT = "people_count", "people present (occupancy)"
     PEOPLE_IN = "people_in", "people entering per interval"
     PEOPLE_OUT = "people_out", "people leaving per interval"
+    PEOPLE_PASSING = "people_passing", "people passing a counting line (per minute)"
     VISITOR_ESTIMATE = "visitor_estimate", "estimated visitors (GPS panel)"
     PARKING_VACANT = "parking_vacant", "vacant parking spaces"
     PARKING_CAPACITY = "parking_capacity", "parking capacity"
@@ -16,6 +17,7 @@ class Metric(models.TextChoices):
     VEHICLE_SPEED = "vehicle_speed", "average vehicle speed"
     TRANSIT_ARRIVALS = "transit_arrivals", "public transport arrivals"
     TRANSIT_OCCUPANCY = "transit_occupancy", "public transport occupancy"
+    TRANSIT_DELAY = "transit_delay", "public transport delay (negative: early)"
     TEMPERATURE = "temperature", "temperature"
     PRECIPITATION = "precipitation", "precipitation"
     WIND_SPEED = "wind_speed", "wind speed"
@@ -31,6 +33,7 @@ DEFAULT_UNITS = {
     Metric.PEOPLE_COUNT: "persons",
     Metric.PEOPLE_IN: "persons",
     Metric.PEOPLE_OUT: "persons",
+    Metric.PEOPLE_PASSING: "persons/min",
     Metric.VISITOR_ESTIMATE: "persons",
     Metric.PARKING_VACANT: "spaces",
     Metric.PARKING_CAPACITY: "spaces",
@@ -38,6 +41,7 @@ DEFAULT_UNITS = {
     Metric.VEHICLE_SPEED: "km/h",
     Metric.TRANSIT_ARRIVALS: "vehicles",
     Metric.TRANSIT_OCCUPANCY: "%",
+    Metric.TRANSIT_DELAY: "s",
     Metric.TEMPERATURE: "°C",
     Metric.PRECIPITATION: "mm/h",
     Metric.WIND_SPEED: "m/s",

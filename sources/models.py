@@ -89,6 +89,15 @@ class Series(models.Model):
         validators=[MinValueValidator(-90), MaxValueValidator(90)],
         help_text="Latitude (WGS84), set together with lon.",
     )
+    line_width_m = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0.1), MaxValueValidator(1000)],
+        help_text=(
+            "Width in metres of the counting line a people_passing series counts across (the effective "
+            "walkway width): turns people per minute into people per minute per metre."
+        ),
+    )
     latest_time = models.DateTimeField(null=True, blank=True)
     latest_value = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -22,6 +22,8 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     Metric.PEOPLE_COUNT: (0, 1_000_000, True),
     Metric.PEOPLE_IN: (0, 1_000_000, True),
     Metric.PEOPLE_OUT: (0, 1_000_000, True),
+    # A rate over the whole counting line (people per minute); a 3-minute count divided by 3 is fractional.
+    Metric.PEOPLE_PASSING: (0, 100_000, False),
     Metric.VISITOR_ESTIMATE: (0, 1_000_000, False),  # an extrapolated estimate, not a count
     Metric.PARKING_VACANT: (0, 100_000, True),
     Metric.PARKING_CAPACITY: (0, 100_000, True),
@@ -29,6 +31,7 @@ RANGES: dict[str, tuple[float, float, bool]] = {
     Metric.VEHICLE_SPEED: (0, 400, False),
     Metric.TRANSIT_ARRIVALS: (0, 10_000, True),
     Metric.TRANSIT_OCCUPANCY: (0, 100_000, False),
+    Metric.TRANSIT_DELAY: (-3_600, 86_400, False),  # seconds late; negative when early
     Metric.TEMPERATURE: (-60, 60, False),
     Metric.PRECIPITATION: (0, 1_000, False),
     Metric.WIND_SPEED: (0, 500, False),

@@ -1,8 +1,9 @@
 """Parsing of pushed observations (JSON or CSV) into rows, with a reason for every row that is unusable.
 
 JSON: ``[{"series": "<key>", "time": "<ISO 8601 with zone>", "value": <number>}, ...]`` (optional
-``metric`` and ``unit`` for a series that does not exist yet). CSV: a header ``series,time,value``
-(optionally ``metric,unit``) and one row per observation. Structural problems of the whole body raise
+``metric`` and ``unit`` for a series that does not exist yet, and ``line_width_m`` for a ``people_passing``
+series: the width of its counting line in metres). CSV: a header ``series,time,value`` (optionally
+``metric,unit,line_width_m``) and one row per observation. Structural problems of the whole body raise
 :class:`PushFormatError`; problems of single rows are returned per row.
 """
 
@@ -38,7 +39,7 @@ def parse_time(text) -> tuple[datetime | None, str | None]:
 
 
 def _row(
-    index: int, series, time_text, value, metric=None, unit=None
+    index: int, series, time_text, value, metric=None, unit=None, line_width_m=None
 ) -> tuple[Item | None, str | None, str | None]:
     key = series.strip() if isinstance(series, str) else series
     if not isinstance(key, str) or not key:
@@ -50,7 +51,13 @@ def _row(
         return None, key, problem
     if metric is not None and not isinstance(metric, str):
         return None, key, f"'metric' must be a string, got {metric!r}."
-    return Item(row=index, key=key, time=time, value=value, metric=metric or None, unit=unit), key, None
+    width = line_width_m
+    numeric = isinstance(width, int | float) and not isinstance(width, bool)
+    if width is not None and not (numeric and 0.1 <= width <= 1000):
+        return None, key, f"'line_width_m' must be a number of metres from 0.1 to 1000, got {width!r}."
+    item = Item(row=index, key=key, time=time, value=value, metric=metric or None, unit=unit,
+                line_width_m=line_width_m)  # fmt: skip
+    return item, key, None
 
 
 def parse_json(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
@@ -83,7 +90,13 @@ def parse_json(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
             )
             continue
         item, key, problem = _row(
-            index, record["series"], record["time"], record["value"], record.get("metric"), record.get("unit")
+            index,
+            record["series"],
+            record["time"],
+            record["value"],
+            record.get("metric"),
+            record.get("unit"),
+            record.get("line_width_m"),
         )
         if problem:
             errors.append({"row": index, "series": key, "reason": problem})
@@ -142,6 +155,7 @@ def parse_csv(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
                 value,
                 row[position["metric"]].strip() if "metric" in position else None,
                 row[position["unit"]].strip() if "unit" in position else None,
+                _csv_width(row[position["line_width_m"]]) if "line_width_m" in position else None,
             )
             if problem:
                 errors.append({"row": index, "series": key, "reason": problem})
@@ -150,3 +164,14 @@ def parse_csv(body: bytes, *, max_rows: int) -> tuple[list[Item], list[dict]]:
     except csv.Error as exc:
         raise PushFormatError(f"CSV parse error near data row {index}: {exc}") from exc
     return items, errors
+
+
+def _csv_width(cell: str):
+    """A CSV line width: a number when it reads as one, else the text (rejected with its reason)."""
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return cell

@@ -49,6 +49,7 @@ class Item:
     area: str | None = None
     facility: str = ""
     location: tuple[float, float] | None = None  # (lon, lat), stored when the series is created
+    line_width_m: float | None = None  # people_passing: counting-line width, stored when the series has none
 
 
 @dataclass
@@ -138,6 +139,7 @@ def _resolve_series(
                 facility=item.facility,
                 lon=lon,
                 lat=lat,
+                line_width_m=_checked_width(item, report) if metric == Metric.PEOPLE_PASSING else None,
             )
         )
     Series.objects.bulk_create(new, ignore_conflicts=True)  # a concurrent request may create the same key
@@ -148,21 +150,44 @@ def _resolve_series(
 
 
 def _fill_locations(series: dict[str, Series], items: list[Item], report: IngestReport) -> None:
-    """Give a located reading's position to an existing series that has none (made before the connector
-    knew it). A position set by an admin is never overwritten."""
+    """Give a located reading's position (and a counting line's width) to an existing series that has none
+    (made before the connector knew it). A position or width set by an admin is never overwritten."""
     unplaced = {key for key, s in series.items() if s.lon is None or s.lat is None}
-    if not unplaced:
+    unmeasured = {
+        key for key, s in series.items() if s.metric == Metric.PEOPLE_PASSING and s.line_width_m is None
+    }
+    if not unplaced and not unmeasured:
         return
-    changed = []
+    changed: dict[str, Series] = {}
     for item in items:
         if item.location is not None and item.key in unplaced:
             unplaced.discard(item.key)
             lon, lat = _checked_location(item, report)
             if lon is not None:
                 series[item.key].lon, series[item.key].lat = lon, lat
-                changed.append(series[item.key])
+                changed[item.key] = series[item.key]
+        if item.line_width_m is not None and item.key in unmeasured:
+            unmeasured.discard(item.key)
+            width = _checked_width(item, report)
+            if width is not None:
+                series[item.key].line_width_m = width
+                changed[item.key] = series[item.key]
     if changed:
-        Series.objects.bulk_update(changed, ["lon", "lat"])
+        Series.objects.bulk_update(list(changed.values()), ["lon", "lat", "line_width_m"])
+
+
+def _checked_width(item: Item, report: IngestReport) -> float | None:
+    """The item's counting-line width in metres when plausible (0.1 to 1000); else None and a warning."""
+    if item.line_width_m is None:
+        return None
+    width = item.line_width_m
+    if isinstance(width, bool) or not isinstance(width, int | float) or not 0.1 <= width <= 1000:
+        report.warnings.append(
+            f"Series '{item.key}': line width {width!r} is not a number of metres between 0.1 and 1000; "
+            "stored without a width (set line_width_m on the series)."
+        )
+        return None
+    return float(width)
 
 
 def _checked_location(item: Item, report: IngestReport) -> tuple[float | None, float | None]:
@@ -394,7 +419,7 @@ def fetch_and_parse(
 def readings_to_items(readings: list[Reading]) -> list[Item]:
     return [
         Item(row=i, key=r.key, time=r.time, value=r.value, metric=r.metric, unit=r.unit, name=r.name,
-             area=r.area, facility=r.facility, location=r.location)
+             area=r.area, facility=r.facility, location=r.location, line_width_m=r.line_width_m)
         for i, r in enumerate(readings)
     ]  # fmt: skip
 

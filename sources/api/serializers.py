@@ -136,11 +136,17 @@ class SeriesSerializer(serializers.ModelSerializer):
             "facility",
             "lon",
             "lat",
+            "line_width_m",
             "latest_time",
             "latest_value",
         ]
         read_only_fields = ["id", "source", "key", "metric", "facility", "latest_time", "latest_value"]
         extra_kwargs = {
+            "line_width_m": {
+                "min_value": 0.1,
+                "max_value": 1000,
+                "help_text": "people_passing series: counting-line width in metres (effective walkway).",
+            },
             "lon": {"min_value": -180, "max_value": 180, "help_text": "Longitude (WGS84); null with lat."},
             "lat": {"min_value": -90, "max_value": 90, "help_text": "Latitude (WGS84); null with lon."},
         }

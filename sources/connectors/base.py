@@ -103,6 +103,7 @@ class Reading:
     area: str | None = None  # slug of the area this series belongs to, when the connector knows it
     facility: str = ""  # site, garage, stop or station id
     location: tuple[float, float] | None = None  # (lon, lat) WGS84 of the sensor, stop or station
+    line_width_m: float | None = None  # people_passing: width of the counting line in metres, when known
 
 
 @dataclass

@@ -225,3 +225,26 @@ def test_forecasts_may_lie_ahead_and_are_revised(pusher, camera):
     assert stored(camera) == [("rain-tomorrow", 70.0)]
     with scopes_disabled():
         assert Series.objects.get(key="rain-tomorrow").latest_value == 70
+
+
+def test_passer_by_counts_are_pushed_with_the_width_of_their_counting_line(pusher, camera):
+    rows = [
+        {"series": "line-1", "time": ts(1), "value": 42.5, "metric": "people_passing", "line_width_m": 6.5},
+        {"series": "line-2", "time": ts(1), "value": 10, "metric": "people_passing", "line_width_m": "wide"},
+        {"series": "line-3", "time": ts(1), "value": 10, "metric": "people_passing", "line_width_m": 0},
+    ]
+    body = push(pusher, camera, rows).json()
+    assert body["accepted"] == 1 and body["rejected"] == 2
+    reasons = [e["reason"] for e in body["errors"]]
+    assert reasons == [
+        "'line_width_m' must be a number of metres from 0.1 to 1000, got 'wide'.",
+        "'line_width_m' must be a number of metres from 0.1 to 1000, got 0.",
+    ]
+    with scopes_disabled():
+        series = Series.objects.get(key="line-1")
+    assert (series.metric, series.unit, series.line_width_m) == ("people_passing", "persons/min", 6.5)
+    csv_body = f"series,time,value,metric,line_width_m\nline-4,{ts(2)},12,people_passing,3.5\n"
+    response = pusher.post(url(camera), csv_body, content_type="text/csv")
+    assert response.json()["accepted"] == 1
+    with scopes_disabled():
+        assert Series.objects.get(key="line-4").line_width_m == 3.5
