@@ -2,9 +2,13 @@
 
 The engine (``areas.forecasting``) is pure computation; this module feeds it the tenant's data and keeps
 its results. Per area the hourly series follows the status fusion rule (own counts, else the sum of the
-sub-areas' counts, else the calibrated GPS panel). Exogenous inputs, where the tenant has them: hourly
-temperature and precipitation from its weather source (observed for the past, the five-day forecast for
-the future), and planned events (expected attendance spread over the event's zones and hours).
+sub-areas' counts, else the calibrated GPS panel, else, for an area counted only by counting lines, the
+hourly specific flow of its busiest line in persons per minute per metre: its forecast has
+``quantity="flow"`` and its levels come from the area's flow levels). The engine normalises every series
+by its own recent mean, so flows and people train in one model. Exogenous inputs, where the tenant has
+them: hourly temperature and precipitation from its weather source (observed for the past, the
+five-day forecast for the future), and planned events (expected attendance spread over the event's
+zones and hours).
 """
 
 import logging
@@ -23,7 +27,6 @@ from tenants.models import Tenant
 from .choices import AreaKind
 from .forecasting.engine import ForecastModel as EngineModel
 from .forecasting.engine import load_model, train
-from .levels import assess
 from .models import Area, AreaForecast, ForecastModel, PanelCalibration
 from .selectors import crowd_level_settings_get
 
@@ -56,14 +59,28 @@ def _sum_where_all(parts: list[dict[datetime, float]]) -> dict[datetime, float]:
     return {hour: sum(part[hour] for part in parts) for hour in hours}
 
 
-def area_history(*, tenant: Tenant, areas: list[Area], start: datetime, end: datetime) -> dict[str, tuple]:
-    """Hourly people per area slug as (times, values), by the status fusion rule."""
-    series = list(Series.objects.filter(tenant=tenant, metric__in=("people_count", "visitor_estimate")))
+def area_history(
+    *,
+    tenant: Tenant,
+    areas: list[Area],
+    start: datetime,
+    end: datetime,
+    quantities: dict[str, str] | None = None,
+) -> dict[str, tuple]:
+    """Hourly people (or passer-by flow) per area slug as (times, values), by the status fusion rule.
+
+    ``quantities``, when given, receives per slug what the values are: "people" or "flow"."""
+    metrics = ("people_count", "visitor_estimate", "people_passing")
+    series = list(Series.objects.filter(tenant=tenant, metric__in=metrics))
     means = _hourly_means([s.pk for s in series], start, end)
     counts_by_area: dict[int, list[int]] = defaultdict(list)
     panels_by_area: dict[int, list[int]] = defaultdict(list)
+    passing_by_area: dict[int, list[Series]] = defaultdict(list)
     for s in series:
-        (counts_by_area if s.metric == "people_count" else panels_by_area)[s.area_id].append(s.pk)
+        if s.metric == "people_passing":
+            passing_by_area[s.area_id].append(s)
+        else:
+            (counts_by_area if s.metric == "people_count" else panels_by_area)[s.area_id].append(s.pk)
     ratios = {(c.area_id, c.series_id): c.ratio for c in PanelCalibration.objects.filter(tenant=tenant)}
     children: dict[int, list[int]] = defaultdict(list)
     for area in Area.objects.filter(tenant=tenant, archived_at__isnull=True):
@@ -71,6 +88,7 @@ def area_history(*, tenant: Tenant, areas: list[Area], start: datetime, end: dat
             children[area.parent_id].append(area.pk)
     result = {}
     for area in areas:
+        quantity = "people"
         if counts_by_area.get(area.pk):
             hourly = _sum_where_all([means.get(pk, {}) for pk in counts_by_area[area.pk]])
         elif children.get(area.pk) and all(counts_by_area.get(k) for k in children[area.pk]):
@@ -81,11 +99,31 @@ def area_history(*, tenant: Tenant, areas: list[Area], start: datetime, end: dat
             panel = panels_by_area[area.pk][0]
             ratio = ratios.get((area.pk, panel), 1.0)
             hourly = {hour: value * ratio for hour, value in means.get(panel, {}).items()}
+        elif passing_by_area.get(area.pk):
+            hourly, quantity = _busiest_line_hourly(passing_by_area[area.pk], means), "flow"
         else:
             hourly = {}
         times = sorted(hourly)
         result[area.slug] = (times, [hourly[t] for t in times])
+        if quantities is not None:
+            quantities[area.slug] = quantity
     return result
+
+
+def _busiest_line_hourly(series: list[Series], means: dict[int, dict[datetime, float]]) -> dict:
+    """Per hour, the highest specific flow (persons/min/m) over the area's counting lines: the hourly
+    mean of each line's directions summed, over the line's width (lines without a width are left out)."""
+    lines: dict[str, list[Series]] = defaultdict(list)
+    for s in series:
+        lines[s.facility or s.key].append(s)
+    hourly: dict[datetime, float] = {}
+    for members in lines.values():
+        widths = [s.line_width_m for s in members if s.line_width_m]
+        if not widths:
+            continue
+        for hour, rate in _sum_where_all([means.get(s.pk, {}) for s in members]).items():
+            hourly[hour] = max(hourly.get(hour, 0.0), rate / max(widths))
+    return hourly
 
 
 def weather_covariates(*, tenant: Tenant, start: datetime, end: datetime) -> dict[str, tuple] | None:
@@ -217,7 +255,10 @@ def refresh_forecasts(
     stored, model = latest_model(tenant=tenant)
     origin = _origin(now)
     start = origin - timedelta(weeks=PREDICT_WEEKS)
-    history = area_history(tenant=tenant, areas=areas, start=start, end=origin + timedelta(hours=1))
+    quantities: dict[str, str] = {}
+    history = area_history(
+        tenant=tenant, areas=areas, start=start, end=origin + timedelta(hours=1), quantities=quantities
+    )
     forecasts = model.predict(
         history,
         origin,
@@ -231,16 +272,10 @@ def refresh_forecasts(
         forecast = forecasts.get(area.slug)
         if forecast is None:
             continue
-        density_bands, capacity_bands = area.effective_bands(settings)
+        quantity = quantities.get(area.slug, "people")
 
-        def level(people, area=area, density_bands=density_bands, capacity_bands=capacity_bands):
-            return assess(
-                people,
-                surface_m2=area.effective_surface_m2,
-                capacity=area.capacity,
-                density_bands=density_bands,
-                capacity_bands=capacity_bands,
-            ).level
+        def level(value, area=area, quantity=quantity):
+            return area.level_of(value, settings, quantity)
 
         points = []
         for moment, p10, p50, p90 in zip(
@@ -269,6 +304,7 @@ def refresh_forecasts(
                 accuracy=accuracy if forecast.method == "gbm" else {},
                 note=forecast.note,
                 points=points,
+                quantity=quantity,
             )
         )
     for area in areas:  # keep the recent issues only

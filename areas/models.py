@@ -8,7 +8,16 @@ from tenants.models import Tenant
 from tenants.scoping import TenantScopedManager
 
 from .choices import AreaKind
-from .levels import DEFAULT_CAPACITY_BANDS, DEFAULT_DENSITY_BANDS
+from .levels import (
+    DEFAULT_CAPACITY_BANDS,
+    DEFAULT_DENSITY_BANDS,
+    DEFAULT_FLOW_BANDS,
+    FLOW_METHODS,
+    CrowdAssessment,
+    FlowAssessment,
+    assess,
+    assess_flow,
+)
 
 
 class CrowdLevelSettings(models.Model):
@@ -17,6 +26,9 @@ class CrowdLevelSettings(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="crowd_level_settings")
     density_bands = models.JSONField(null=True, blank=True, help_text="Lower bounds in persons/m².")
     capacity_bands = models.JSONField(null=True, blank=True, help_text="Lower bounds in % of capacity.")
+    flow_bands = models.JSONField(
+        null=True, blank=True, help_text="Lower bounds in persons per minute per metre of counting line."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = TenantScopedManager()
@@ -85,6 +97,16 @@ class Area(models.Model):
     event = models.ForeignKey(Event, null=True, blank=True, on_delete=models.PROTECT, related_name="zones")
     density_bands = models.JSONField(null=True, blank=True)
     capacity_bands = models.JSONField(null=True, blank=True)
+    flow_bands = models.JSONField(null=True, blank=True, help_text="Lower bounds in persons/min/m.")
+    flow_method = models.CharField(
+        max_length=10,
+        choices=[(m, m) for m in FLOW_METHODS],
+        default="fruin",
+        help_text=(
+            "How passer-by counts become a level: 'fruin' (flow bands, Fruin walkway levels of service) or "
+            "'weidmann' (a density estimate from Weidmann's fundamental diagram, density bands)."
+        ),
+    )
     min_lon = models.FloatField()
     min_lat = models.FloatField()
     max_lon = models.FloatField()
@@ -136,6 +158,36 @@ class Area(models.Model):
         )
         return density, capacity
 
+    def effective_flow_bands(self, tenant_settings: CrowdLevelSettings | None) -> dict:
+        """Flow bands in force (persons/min/m): the area's own, else the tenant's, else Fruin's."""
+        return self.flow_bands or (tenant_settings and tenant_settings.flow_bands) or DEFAULT_FLOW_BANDS
+
+    def assess_people(self, people: float, tenant_settings: CrowdLevelSettings | None) -> CrowdAssessment:
+        """The level of ``people`` present in this area: the one place that says it."""
+        density_bands, capacity_bands = self.effective_bands(tenant_settings)
+        return assess(
+            people,
+            surface_m2=self.effective_surface_m2,
+            capacity=self.capacity,
+            density_bands=density_bands,
+            capacity_bands=capacity_bands,
+        )
+
+    def assess_flow(self, flow: float, tenant_settings: CrowdLevelSettings | None) -> FlowAssessment:
+        """The level of a passer-by flow (persons/min/m) through this area's counting lines."""
+        return assess_flow(
+            flow,
+            method=self.flow_method,
+            flow_bands=self.effective_flow_bands(tenant_settings),
+            density_bands=self.effective_bands(tenant_settings)[0],
+        )
+
+    def level_of(self, value: float, tenant_settings: CrowdLevelSettings | None, quantity: str = "people"):
+        """The level of a value of ``quantity`` ("people" present, or "flow" in persons/min/m)."""
+        if quantity == "flow":
+            return self.assess_flow(value, tenant_settings).level
+        return self.assess_people(value, tenant_settings).level
+
 
 class PanelCalibration(models.Model):
     """Fitted ratio between a GPS visitor panel series and the direct counts of the same area."""
@@ -171,6 +223,11 @@ class AreaForecast(models.Model):
     )
     note = models.TextField(blank=True, help_text="Why this method, what it knows, what it lacks.")
     points = models.JSONField(default=list, help_text="[{time, p10, p50, p90, level, level_p90}, ...] hourly")
+    quantity = models.CharField(
+        max_length=10,
+        default="people",
+        help_text="What the values are: 'people' present, or 'flow' in persons per minute per metre of line.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedManager()

@@ -214,7 +214,7 @@ def _parents_first(features: list[dict], result: ImportResult) -> list[dict]:
 
 @transaction.atomic
 def crowd_level_settings_update(*, tenant: Tenant, actor, **bands) -> CrowdLevelSettings:
-    """Set or clear (None) the tenant's own density and capacity bands."""
+    """Set or clear (None) the tenant's own density, capacity and flow bands."""
     settings, _ = CrowdLevelSettings.objects.get_or_create(tenant=tenant)
     for name, value in bands.items():
         setattr(settings, name, value)

@@ -11,6 +11,13 @@ Fusion rule, for the series attached to an area (and, for a parent, its sub-area
    through the origin). Without a fit the raw panel value is used and marked uncalibrated.
 4. **Flows.** Otherwise people in minus people out per interval, integrated since the daily reset at
    04:00 local time (when areas are nearly empty), never below zero: the reset is the drift correction.
+5. **Passer-by flow.** Otherwise, counting lines (``people_passing``: people crossing a line per minute,
+   as counting cameras and wifi/Bluetooth sensors such as Amsterdam's CMSA report them) are not read as
+   people present. The series of one line (its walking directions share the ``facility``) add up, are
+   divided by the line's width (``line_width_m``), and the busiest line gives the area's specific flow in
+   persons per minute per metre. Its level follows the area's ``flow_method`` (``areas.levels``: Fruin's
+   walkway levels of service, or a Weidmann density estimate). ``people`` stays empty: a flow does not say
+   how many are present. A line without a width is listed but cannot give a level.
 
 Stale series (no value for ``stale_after``) do not count; when every contributing series is stale the
 last estimate is still shown, flagged stale. Everything is read from each series' latest value and a
@@ -26,14 +33,15 @@ from django.utils import timezone
 
 from sources.models import Observation, Series
 
-from .levels import assess, public_label
+from .levels import public_label
 from .models import Area, PanelCalibration
 from .selectors import crowd_level_settings_get
 
 COUNT = "people_count"
 PANEL = "visitor_estimate"
 FLOW_IN, FLOW_OUT = "people_in", "people_out"
-STATUS_METRICS = (COUNT, PANEL, FLOW_IN, FLOW_OUT)
+PASSING = "people_passing"
+STATUS_METRICS = (COUNT, PANEL, FLOW_IN, FLOW_OUT, PASSING)
 STALE_AFTER = timedelta(minutes=15)
 TREND_WINDOWS = {"15m": timedelta(minutes=15), "60m": timedelta(minutes=60)}
 LOOKBACK = timedelta(minutes=20)  # a value this old still stands for "then" (sources report every 1-15 min)
@@ -63,6 +71,10 @@ class AreaStatus:
     occupancy_pct: float | None = None
     level: str | None = None
     basis: str | None = None
+    flow: float | None = None  # passer-by areas: persons per minute per metre of the busiest line
+    flow_method: str | None = None  # "fruin" or "weidmann" when the level comes from a flow
+    flow_line: str | None = None  # the busiest counting line (its facility, or its series key)
+    saturated: bool | None = None  # weidmann: the flow is at the diagram's capacity (may be jammed)
     method: str = "none"
     calibrated: bool | None = None
     trend: dict = field(default_factory=dict)
@@ -74,20 +86,50 @@ class AreaStatus:
     def as_dict(self) -> dict:
         data = asdict(self)
         data["public_label"] = public_label(self.level) if self.level else None
-        for key in ("people", "density", "occupancy_pct", "age_seconds"):
+        for key in ("people", "density", "occupancy_pct", "age_seconds", "flow"):
             if data[key] is not None:
                 data[key] = round(data[key], 3 if key == "density" else 1)
         return data
 
 
-def _trend(now_value: float | None, then_value: float | None) -> tuple[str | None, float | None]:
+def _trend(
+    now_value: float | None, then_value: float | None, *, small: float = 5.0
+) -> tuple[str | None, float | None]:
     if now_value is None or then_value is None:
         return None, None
     change = now_value - then_value
-    # Small areas wobble: a change counts when it is over 10 % and over 5 people.
-    if abs(change) <= max(5.0, 0.10 * max(then_value, 1.0)):
+    # Small areas wobble: a change counts when it is over 10 % and over 5 people (1 person/min/m of flow).
+    if abs(change) <= max(small, 0.10 * max(then_value, 1.0)):
         return "steady", round(change, 1)
     return ("rising" if change > 0 else "falling"), round(change, 1)
+
+
+def line_flows(series: list[Series], value=lambda s: s.latest_value) -> dict[str, tuple[float | None, list]]:
+    """Specific flow per counting line: {line: (persons/min/m or None without a width, its series)}.
+
+    A line is the series' ``facility`` (the walking directions of one sensor), else its own key; its rate
+    is the sum of its series' values (``value`` picks which: the latest, or one at a trend offset), over the
+    line's width. A line with a series of unknown value has no flow.
+    """
+    lines: dict[str, list[Series]] = {}
+    for s in series:
+        lines.setdefault(s.facility or s.key, []).append(s)
+    result = {}
+    for line, members in lines.items():
+        widths = [s.line_width_m for s in members if s.line_width_m]
+        values = [value(s) for s in members]
+        flow = None if not widths or None in values else sum(values) / max(widths)
+        result[line] = (flow, members)
+    return result
+
+
+def busiest_line(flows: dict[str, tuple[float | None, list]]) -> tuple[str | None, float | None]:
+    """The line with the highest specific flow, and that flow (None, None when no line has one)."""
+    known = [(flow, line) for line, (flow, _) in flows.items() if flow is not None]
+    if not known:
+        return None, None
+    flow, line = max(known)
+    return line, flow
 
 
 def _reset_time(now: datetime, tz: ZoneInfo) -> datetime:
@@ -178,13 +220,14 @@ def area_statuses(
         kids = [compute(by_id[k]) for k in children.get(area.pk, [])]
         panels = [s for s in own if s.metric == PANEL and s.latest_value is not None]
         flows_in = [s for s in own if s.metric == FLOW_IN]
+        passing = [s for s in own if s.metric == PASSING and s.latest_value is not None]
         if fresh_counts or (counts and not panels and not kids):
             use = fresh_counts or counts
             chosen = ("counts", use, sum(s.latest_value for s in use), True)
             for name in TREND_WINDOWS:
                 values = [getattr(s, f"then_{name}") for s in use]
                 then[name] = None if None in values else sum(values)
-        elif kids and all(k.method != "none" and not k.stale for k in kids):
+        elif kids and all(k.method != "none" and not k.stale and k.people is not None for k in kids):
             people = sum(k.people for k in kids)
             status.method, status.people, status.calibrated = "sub_area_counts", people, None
             status.as_of = min(k.as_of for k in kids)
@@ -208,6 +251,27 @@ def area_statuses(
                 flow_totals.get(s.pk, 0.0) for s in outs
             )
             chosen = ("flows", use, max(total, 0.0), True)
+        elif passing:
+            fresh_passing = [s for s in passing if fresh[s.pk]] or passing
+            line, flow = busiest_line(line_flows(fresh_passing))
+            if line is not None:
+                members = line_flows(fresh_passing)[line][1]
+                status.method, status.calibrated, status.flow_line = "passer_by_flow", None, line
+                for s in members:
+                    contributions[s.pk].used = True
+                status.as_of = max(s.latest_time for s in members)
+                status.stale = not any(fresh[s.pk] for s in members)
+                assessment = area.assess_flow(flow, settings)
+                status.flow, status.flow_method, status.level, status.basis = (
+                    flow, assessment.method, assessment.level, assessment.basis,
+                )  # fmt: skip
+                status.density = assessment.density
+                status.saturated = assessment.saturated if assessment.method == "weidmann" else None
+                for name in TREND_WINDOWS:
+                    then_flows = line_flows(members, value=lambda s, n=name: getattr(s, f"then_{n}"))
+                    then_flow = then_flows[line][0]
+                    direction, change = _trend(flow, then_flow, small=1.0)
+                    status.trend[name], status.trend[f"change_{name}"] = direction, change
         if chosen:
             status.method, used, status.people, status.calibrated = chosen
             if status.method == "counts":
@@ -221,14 +285,7 @@ def area_statuses(
         if status.as_of is not None:
             status.age_seconds = (now - status.as_of).total_seconds()
         if status.people is not None:
-            density_bands, capacity_bands = area.effective_bands(settings)
-            result = assess(
-                status.people,
-                surface_m2=area.effective_surface_m2,
-                capacity=area.capacity,
-                density_bands=density_bands,
-                capacity_bands=capacity_bands,
-            )
+            result = area.assess_people(status.people, settings)
             status.density, status.occupancy_pct, status.level, status.basis = (
                 result.density, result.occupancy_pct, result.level, result.basis,
             )  # fmt: skip

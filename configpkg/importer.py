@@ -49,6 +49,11 @@ from tenants.services import tenant_update
 from .package import Problem, check_structure
 
 GEOMETRY_MODES = ("keep", "omit")
+BAND_UNITS = (
+    ("density_bands", "persons/m²"),
+    ("capacity_bands", "% of capacity"),
+    ("flow_bands", "persons/min/m"),
+)
 CREATED, CHANGED, UNCHANGED, SKIPPED = "created", "changed", "unchanged", "skipped"
 
 
@@ -247,7 +252,7 @@ class PackageImporter:
                 self.report.error("tenant_settings.time_zone", exc.messages[0])
         levels = self.package.get("crowd_levels") or {}
         if isinstance(levels, dict):
-            for name, unit in (("density_bands", "persons/m²"), ("capacity_bands", "% of capacity")):
+            for name, unit in BAND_UNITS:
                 self._check_bands(levels.get(name), f"crowd_levels.{name}", unit)
 
     def _check_bands(self, bands, path: str, unit: str) -> None:
@@ -295,7 +300,7 @@ class PackageImporter:
                 self.report.error(f"{path}.parent", "An area cannot be its own parent.")
             if event and event not in package_events | tenant_events:
                 self.report.error(f"{path}.event", f"No event '{event}' in the package or the tenant.")
-            for name, unit in (("density_bands", "persons/m²"), ("capacity_bands", "% of capacity")):
+            for name, unit in BAND_UNITS:
                 self._check_bands(item.get(name), f"{path}.{name}", unit)
             self.parsed[("areas", index)] = {
                 "valid_from": _aware(item.get("valid_from"), f"{path}.valid_from", self.report),
@@ -449,7 +454,7 @@ class PackageImporter:
             return
         current = CrowdLevelSettings.objects.filter(tenant=self.tenant).first()
         wanted = {}
-        for name, unit in (("density_bands", "persons/m²"), ("capacity_bands", "% of capacity")):
+        for name, unit in BAND_UNITS:
             if name in levels:
                 value = levels[name]
                 try:
@@ -526,6 +531,11 @@ class PackageImporter:
             "density_bands": _bands(item.get("density_bands"), "persons/m²"),
             "capacity_bands": _bands(item.get("capacity_bands"), "% of capacity"),
         }
+        # Packages from before flow levels have neither key: an existing area keeps its own.
+        if "flow_bands" in item or existing is None:
+            data["flow_bands"] = _bands(item.get("flow_bands"), "persons/min/m")
+        if "flow_method" in item or existing is None:
+            data["flow_method"] = item.get("flow_method") or "fruin"
         measured = self.measured.get(slug)
         usable = item.get("usable_surface_m2")
         if measured is not None:

@@ -52,6 +52,8 @@ def _area_entry(area: Area, *, include_geometry: bool) -> dict:
         "event": area.event.slug if area.event_id else None,
         "density_bands": area.density_bands,
         "capacity_bands": area.capacity_bands,
+        "flow_bands": area.flow_bands,
+        "flow_method": area.flow_method,
     }
 
 
@@ -111,6 +113,7 @@ def config_package_build(*, tenant: Tenant, include_geometry: bool = True) -> di
         "crowd_levels": {
             "density_bands": settings.density_bands if settings else None,
             "capacity_bands": settings.capacity_bands if settings else None,
+            "flow_bands": settings.flow_bands if settings else None,
         },
         "events": [
             {

@@ -19,7 +19,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from areas.forecasts import area_history
-from areas.levels import assess
 from areas.models import AreaForecast
 from areas.selectors import crowd_level_settings_get
 from tenants.models import Tenant
@@ -179,7 +178,14 @@ def measure_outcomes(*, entry: ActionLogEntry, now: datetime | None = None) -> l
     areas = list(entry.areas.all())
     hour = timedelta(hours=1)
     first_hour = start.replace(minute=0, second=0, microsecond=0)
-    history = area_history(tenant=entry.tenant, areas=areas, start=first_hour - (end - start) - hour, end=end)
+    quantities: dict[str, str] = {}
+    history = area_history(
+        tenant=entry.tenant,
+        areas=areas,
+        start=first_hour - (end - start) - hour,
+        end=end,
+        quantities=quantities,
+    )
     outcomes = []
     for area in areas:
         times, values = history.get(area.slug, ([], []))
@@ -222,15 +228,11 @@ def measure_outcomes(*, entry: ActionLogEntry, now: datetime | None = None) -> l
         expected_mean = statistics.fmean(expected) if expected and len(expected) == len(in_window) else None
         before_mean = statistics.fmean(before) if before else None
         level = ""
+        quantity = quantities.get(area.slug, "people")
+        if quantity == "flow":
+            notes.append("values are passer-by flow in persons per minute per metre, not people present")
         if before:
-            density_bands, capacity_bands = area.effective_bands(settings)
-            level = assess(
-                before[-1],
-                surface_m2=area.effective_surface_m2,
-                capacity=area.capacity,
-                density_bands=density_bands,
-                capacity_bands=capacity_bands,
-            ).level
+            level = area.level_of(before[-1], settings, quantity)
         outcome, _ = Outcome.objects.update_or_create(
             action=entry,
             area=area,

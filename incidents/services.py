@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from areas.levels import LEVELS, assess
+from areas.levels import LEVELS
 from areas.models import Area, AreaForecast
 from areas.selectors import crowd_level_settings_get
 from areas.status import AreaStatus, area_statuses
@@ -83,15 +83,11 @@ class Finding:
     details: dict
 
 
-def _people_level(people: float, area: Area, settings) -> str:
-    density_bands, capacity_bands = area.effective_bands(settings)
-    return assess(
-        people,
-        surface_m2=area.effective_surface_m2,
-        capacity=area.capacity,
-        density_bands=density_bands,
-        capacity_bands=capacity_bands,
-    ).level
+def _status_value(status: AreaStatus) -> tuple[float | None, str]:
+    """What an area's level was judged on: (people present, "people") or (passer-by flow, "flow")."""
+    if status.method == "passer_by_flow":
+        return status.flow, "flow"
+    return status.people, "people"
 
 
 def _level_findings(rule, areas, statuses: dict[int, AreaStatus], settings) -> list[Finding]:
@@ -99,24 +95,44 @@ def _level_findings(rule, areas, statuses: dict[int, AreaStatus], settings) -> l
     target = _level_index(rule.level)
     for area in areas:
         status = statuses.get(area.pk)
-        if status is None or status.people is None or status.stale:
+        value, quantity = _status_value(status) if status is not None else (None, "people")
+        if status is None or value is None or status.stale:
             findings.append(Finding(area, None, None, rule.level, "", {}))
             continue
         at_or_above = _level_index(status.level) >= target
-        with_margin = _level_index(_people_level(status.people / (1 - HYSTERESIS), area, settings)) >= target
+        with_margin = _level_index(area.level_of(value / (1 - HYSTERESIS), settings, quantity)) >= target
         on = True if at_or_above else (None if with_margin else False)
-        message = (
-            f"{area.name} is {status.level.replace('_', ' ')}: {status.people:,.0f} people, "
-            f"{status.density:.2f} p/m²"
-            + (f", {status.occupancy_pct:.0f} % of capacity" if status.occupancy_pct else "")
-        )
-        details = {
-            "people": status.people,
-            "density": round(status.density, 3),
-            "level": status.level,
-            "occupancy_pct": status.occupancy_pct,
-            "trend": status.trend,
-        }
+        if quantity == "flow":
+            how = (
+                "Fruin level of service"
+                if status.flow_method == "fruin"
+                else f"about {status.density:.2f} p/m² by Weidmann's diagram"
+            )
+            message = (
+                f"{area.name} is {status.level.replace('_', ' ')}: {value:,.1f} people per minute per metre "
+                f"at {status.flow_line} ({how})"
+            )
+            details = {
+                "flow": round(value, 1),
+                "flow_method": status.flow_method,
+                "flow_line": status.flow_line,
+                "density": None if status.density is None else round(status.density, 3),
+                "level": status.level,
+                "trend": status.trend,
+            }
+        else:
+            message = (
+                f"{area.name} is {status.level.replace('_', ' ')}: {value:,.0f} people, "
+                f"{status.density:.2f} p/m²"
+                + (f", {status.occupancy_pct:.0f} % of capacity" if status.occupancy_pct else "")
+            )
+            details = {
+                "people": value,
+                "density": round(status.density, 3),
+                "level": status.level,
+                "occupancy_pct": status.occupancy_pct,
+                "trend": status.trend,
+            }
         findings.append(Finding(area, None, on, status.level, message, details))
     return findings
 
@@ -136,16 +152,20 @@ def _forecast_findings(rule, areas, forecasts: dict[int, AreaForecast], settings
             continue
         peak = max(ahead, key=lambda p: p["p50"])
         reaches = [p for p in ahead if _level_index(p["level"]) >= target]
-        with_margin = _level_index(_people_level(peak["p50"] / (1 - HYSTERESIS), area, settings)) >= target
-        on = True if reaches else (None if with_margin else False)
+        quantity = forecast.quantity
+        margin_level = area.level_of(peak["p50"] / (1 - HYSTERESIS), settings, quantity)
+        on = True if reaches else (None if _level_index(margin_level) >= target else False)
         first = reaches[0] if reaches else peak
+        unit = "people per minute per metre" if quantity == "flow" else "people"
         message = (
             f"{area.name} is expected to be {first['level'].replace('_', ' ')} at "
             f"{datetime.fromisoformat(first['time']).astimezone(timezone.get_current_timezone()):%H:%M} "
-            f"(about {first['p50']:,.0f} people; 80 % interval {first['p10']:,.0f}-{first['p90']:,.0f})"
+            f"(about {first['p50']:,.0f} {unit}; 80 % interval {first['p10']:,.0f}-{first['p90']:,.0f})"
         )
         details = {key: first[key] for key in ("p10", "p50", "p90", "level")}
-        details.update(expected_at=first["time"], forecast_id=forecast.pk, method=forecast.method)
+        details.update(
+            expected_at=first["time"], forecast_id=forecast.pk, method=forecast.method, quantity=quantity
+        )
         findings.append(Finding(area, None, on, first["level"], message, details))
     return findings
 

@@ -13,6 +13,7 @@ from ..levels import (
     BAND_KEYS,
     DEFAULT_CAPACITY_BANDS,
     DEFAULT_DENSITY_BANDS,
+    DEFAULT_FLOW_BANDS,
     LEVELS,
     PUBLIC_LABELS,
     validate_bands,
@@ -82,6 +83,7 @@ class AreaSerializer(serializers.ModelSerializer):
     tags = TagsField()
     density_bands = BandsField(unit="persons/m²")
     capacity_bands = BandsField(unit="% of capacity")
+    flow_bands = BandsField(unit="persons/min/m")
     archived = serializers.BooleanField(
         source="is_archived",
         required=False,
@@ -111,6 +113,8 @@ class AreaSerializer(serializers.ModelSerializer):
             "event",
             "density_bands",
             "capacity_bands",
+            "flow_method",
+            "flow_bands",
             "archived",
             "bbox",
             "centroid",
@@ -263,7 +267,17 @@ class AreaForecastSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AreaForecast
-        fields = ["area", "issued_at", "method", "model_version", "trained_at", "accuracy", "note", "points"]
+        fields = [
+            "area",
+            "issued_at",
+            "method",
+            "quantity",
+            "model_version",
+            "trained_at",
+            "accuracy",
+            "note",
+            "points",
+        ]
         read_only_fields = fields
 
 
@@ -272,10 +286,17 @@ class CrowdLevelSettingsSerializer(serializers.Serializer):
 
     density_bands = BandsField(unit="persons/m²")
     capacity_bands = BandsField(unit="% of capacity")
+    flow_bands = BandsField(unit="persons/min/m")
     effective_density_bands = serializers.DictField(child=serializers.FloatField(), read_only=True)
     effective_capacity_bands = serializers.DictField(child=serializers.FloatField(), read_only=True)
+    effective_flow_bands = serializers.DictField(child=serializers.FloatField(), read_only=True)
     default_density_bands = serializers.DictField(child=serializers.FloatField(), read_only=True)
     default_capacity_bands = serializers.DictField(child=serializers.FloatField(), read_only=True)
+    default_flow_bands = serializers.DictField(
+        child=serializers.FloatField(),
+        read_only=True,
+        help_text="Fruin's walkway levels of service (C, D, E, F) in persons per minute per metre.",
+    )
     levels = serializers.ListField(child=serializers.CharField(), read_only=True)
     public_labels = serializers.DictField(read_only=True)
 
@@ -283,13 +304,17 @@ class CrowdLevelSettingsSerializer(serializers.Serializer):
     def describe(settings) -> dict:
         own_density = settings.density_bands if settings else None
         own_capacity = settings.capacity_bands if settings else None
+        own_flow = settings.flow_bands if settings else None
         return {
             "density_bands": own_density,
             "capacity_bands": own_capacity,
+            "flow_bands": own_flow,
             "effective_density_bands": own_density or DEFAULT_DENSITY_BANDS,
             "effective_capacity_bands": own_capacity or DEFAULT_CAPACITY_BANDS,
+            "effective_flow_bands": own_flow or DEFAULT_FLOW_BANDS,
             "default_density_bands": DEFAULT_DENSITY_BANDS,
             "default_capacity_bands": DEFAULT_CAPACITY_BANDS,
+            "default_flow_bands": DEFAULT_FLOW_BANDS,
             "levels": list(LEVELS),
             "public_labels": PUBLIC_LABELS,
         }

@@ -43,11 +43,15 @@ from .serializers import (
 logger = logging.getLogger(__name__)
 
 MAX_IMPORT_FEATURES = 5000
+BAND_FIELDS = ("density_bands", "capacity_bands", "flow_bands")
 FORECAST_WINDOW = timedelta(hours=3)
 STATUS_PROPERTIES = (
     "people",
     "density",
     "occupancy_pct",
+    "flow",
+    "flow_method",
+    "basis",
     "level",
     "public_label",
     "method",
@@ -343,6 +347,7 @@ def _forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:
         "forecast": {
             "issued_at": forecast.issued_at.isoformat(),
             "method": forecast.method,
+            "quantity": forecast.quantity,
             "next_hour": {
                 key: next_hour.get(key) for key in ("time", "p10", "p50", "p90", "level", "level_p90")
             },
@@ -516,9 +521,7 @@ class CrowdLevelSettingsView(TenantViewMixin, APIView):
     def patch(self, request, *args, **kwargs):
         serializer = CrowdLevelSettingsSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        bands = {
-            k: v for k, v in serializer.validated_data.items() if k in ("density_bands", "capacity_bands")
-        }
+        bands = {k: v for k, v in serializer.validated_data.items() if k in BAND_FIELDS}
         settings = services.crowd_level_settings_update(tenant=self.tenant, actor=request.user, **bands)
         return Response(CrowdLevelSettingsSerializer.describe(settings))
 
@@ -526,7 +529,7 @@ class CrowdLevelSettingsView(TenantViewMixin, APIView):
     def put(self, request, *args, **kwargs):
         serializer = CrowdLevelSettingsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        bands = {name: serializer.validated_data.get(name) for name in ("density_bands", "capacity_bands")}
+        bands = {name: serializer.validated_data.get(name) for name in BAND_FIELDS}
         settings = services.crowd_level_settings_update(tenant=self.tenant, actor=request.user, **bands)
         return Response(CrowdLevelSettingsSerializer.describe(settings))
 

@@ -75,6 +75,15 @@
     return out;
   }
 
+  /* A passer-by area's forecast is in people/min per metre: its thresholds are the flow bands. */
+  function flowThresholds(props) {
+    if (!state.bands || !state.bands.effective_flow_bands) { return []; }
+    var bands = props.flow_bands || state.bands.effective_flow_bands;
+    return ["busy", "very_busy", "crowded", "critical"].map(function (key) {
+      return { level: key, label: S[key], value: bands[key] };
+    });
+  }
+
   /* --- what each area shows at the slider's time ------------------------------------------------- */
   function peopleAt(slug, offset) {
     if (offset === 0) { return null; }
@@ -87,7 +96,9 @@
     if (!forecast) { return null; }
     for (var i = 0; i < forecast.points.length; i += 1) {
       var p = forecast.points[i];
-      if (Date.parse(p.time) === target) { return { people: p.p50, level: p.level }; }
+      if (Date.parse(p.time) === target) {
+        return forecast.quantity === "flow" ? { flow: p.p50, level: p.level } : { people: p.p50, level: p.level };
+      }
     }
     return null;
   }
@@ -97,10 +108,14 @@
     var st = props.status || {};
     if (state.offset === 0) {
       // With no data at all there is nothing to call stale.
-      return { level: st.level || null, people: st.people, density: st.density, stale: !!(st.level && st.stale) };
+      return {
+        level: st.level || null, people: st.people, density: st.density, flow: st.flow,
+        flowMethod: st.flow_method, stale: !!(st.level && st.stale)
+      };
     }
     var at = peopleAt(props.slug, state.offset);
     if (!at) { return { level: null, people: null, density: null, stale: false }; }
+    if (at.flow !== undefined) { return { level: at.level, people: null, density: null, flow: at.flow, stale: false }; }
     var density = at.people / props.effective_surface_m2;
     return { level: at.level || levelFor(props, at.people), people: at.people, density: density, stale: false };
   }
@@ -236,9 +251,20 @@
     return button;
   }
 
+  /* Passer-by areas: a flow through counting lines, not people present (areas.levels says how). */
+  function hasFlow(shown) { return shown.flow !== null && shown.flow !== undefined; }
+  function flowText(shown) { return shown.flow.toFixed(1) + " " + S.flow; }
+  function flowBasis(shown) {
+    if (shown.flowMethod === "weidmann" && shown.density !== null && shown.density !== undefined) {
+      return "≈ " + shown.density.toFixed(2) + " " + S.density + " (" + S.flow_weidmann + ")";
+    }
+    return shown.flowMethod ? "(" + S.flow_fruin + ")" : "";
+  }
+
   function describe(feature, shown) {
     var parts = [levelLabel(shown.level)];
     if (shown.people !== null && shown.people !== undefined) { parts.push(Math.round(shown.people) + " " + S.people); }
+    if (hasFlow(shown)) { parts.push(flowText(shown)); }
     if (shown.stale) { parts.push(S.stale); }
     return parts.join(" · ");
   }
@@ -313,6 +339,7 @@
       extra.className = "muted-inline";
       var bits = [];
       if (item.shown.people !== null && item.shown.people !== undefined) { bits.push(Math.round(item.shown.people)); }
+      if (hasFlow(item.shown)) { bits.push(flowText(item.shown)); }
       var trend = state.offset === 0 && item.feature.properties.status && item.feature.properties.status.trend;
       if (trend && trend["15m"]) { bits.push(S[trend["15m"]] || trend["15m"]); }
       if (item.shown.stale) { bits.push(S.stale); }
@@ -416,6 +443,10 @@
         ? Math.round(100 * shown.people / props.capacity) + "% " + S.capacity
         : shown.density.toFixed(2) + " " + S.density);
     }
+    if (hasFlow(shown)) {
+      parts.push(flowText(shown));
+      if (flowBasis(shown)) { parts.push(flowBasis(shown)); }
+    }
     if (state.offset === 0 && props.status && props.status.trend && props.status.trend["15m"]) {
       parts.push(S[props.status.trend["15m"]]);
     }
@@ -457,7 +488,8 @@
       window.CsmChart.render($("area-chart"), {
         start: now - 24 * HOUR, end: now + 48 * HOUR, now: now, observed: points,
         forecast: forecast.points.map(function (p) { return { t: Date.parse(p.time), p10: p.p10, p50: p.p50, p90: p.p90 }; }),
-        thresholds: thresholdsFor(props), strings: S, title: props.name + ": " + S.chart_title,
+        thresholds: forecast.quantity === "flow" ? flowThresholds(props) : thresholdsFor(props), strings: S,
+        title: props.name + ": " + (forecast.quantity === "flow" ? S.flow : S.chart_title),
         formatTime: function (ms) {
           var h = Math.round((ms - now) / HOUR);
           return h === 0 ? S.now + " " + shortFmt.format(new Date(ms)) : (h > 0 ? "+" : "−") + Math.abs(h) + " h";
