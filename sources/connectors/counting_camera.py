@@ -1,4 +1,5 @@
-"""Counting cameras: vendors push aggregated counts to us (people present, or line crossings in/out).
+"""Counting cameras: vendors push aggregated counts to us (people present, line crossings in/out, or
+people passing a counting line per minute, with the line's width in ``line_width_m``).
 
 No images, no tracks, no identifiers of people: a camera reports numbers per interval, which is all
 this connector accepts. Push with ``POST /api/v1/tenants/{tenant}/sources/{id}/observations/``.
@@ -19,9 +20,12 @@ class CountingCameraConnector(Connector):
     )
     push_only = True
     default_poll_interval = 60
-    stores = "Per sensor and interval: number of people present or passing in/out. No images, no identifiers."
+    stores = (
+        "Per sensor and interval: number of people present, entering or leaving, or passing a counting line "
+        "per minute. No images, no identifiers."
+    )
     inventory = DataInventory(
-        metrics=(Metric.PEOPLE_COUNT, Metric.PEOPLE_IN, Metric.PEOPLE_OUT),
+        metrics=(Metric.PEOPLE_COUNT, Metric.PEOPLE_IN, Metric.PEOPLE_OUT, Metric.PEOPLE_PASSING),
         series="one per counting camera or counting line",
         aggregation="the number of people present, entering or leaving per counting interval of the sensor",
     )
@@ -30,7 +34,7 @@ class CountingCameraConnector(Connector):
         "properties": {
             "default_metric": {
                 "type": "string",
-                "enum": ["people_count", "people_in", "people_out"],
+                "enum": ["people_count", "people_in", "people_out", "people_passing"],
                 "default": "people_count",
                 "description": "Metric of a new series when a pushed row does not say.",
             },
