@@ -16,7 +16,7 @@ TESTED_ELSEWHERE = {"counting_camera": "test_push.py", "replay": "test_tasks.py"
 def test_expected_connectors_are_registered():
     assert set(connector_kinds()) >= {
         "counting_camera", "generic_json", "buienradar", "parking", "ndw_traffic", "gtfs_realtime",
-        "sensorthings", "replay",
+        "sensorthings", "replay", "ndov_kv6", "fiware_ngsi",
     }  # fmt: skip
 
 
