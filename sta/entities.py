@@ -44,6 +44,8 @@ OBSERVED_PROPERTY_IDS: dict[str, int] = {
     "forecast_precipitation": 17,
     "forecast_wind_speed": 18,
     "other": 19,
+    "people_passing": 20,
+    "transit_delay": 21,
 }
 METRIC_OF_ID = {v: k for k, v in OBSERVED_PROPERTY_IDS.items()}
 
@@ -67,6 +69,8 @@ UNITS: dict[str, tuple[str, str]] = {  # the platform's unit -> (name, UCUM symb
     "mm/h": ("millimetre per hour", "mm/h"),
     "mm": ("millimetre", "mm"),
     "m/s": ("metre per second", "m/s"),
+    "persons/min": ("persons per minute", "{person}/min"),
+    "s": ("second", "s"),
 }
 GEOJSON = "application/geo+json"
 

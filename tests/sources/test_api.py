@@ -25,6 +25,7 @@ def test_connectors_are_listed_with_their_schema(api_as, admin_a):
         "people_count",
         "people_in",
         "people_out",
+        "people_passing",
     ]
     assert camera["stores"]
 

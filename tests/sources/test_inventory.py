@@ -61,8 +61,9 @@ def test_inventory_lists_every_registered_connector_with_the_tenants_retention(t
         "people_count",
         "people_in",
         "people_out",
+        "people_passing",
     }
-    assert {m["unit"] for m in by_kind["counting_camera"]["metrics"]} == {"persons"}
+    assert {m["unit"] for m in by_kind["counting_camera"]["metrics"]} == {"persons", "persons/min"}
     for entry in inventory:
         cls = connector_kinds()[entry["kind"]]
         assert entry["stores"] == cls.stores
@@ -102,7 +103,7 @@ def test_connector_list_carries_the_declaration(api_as, admin_a):
     connectors = api_as(admin_a).get("/api/v1/connectors/").json()
     camera = next(c for c in connectors if c["kind"] == "counting_camera")
     assert camera["inventory"]["personal_data"] == NO_PERSONAL_DATA
-    assert camera["inventory"]["metrics"] == ["people_count", "people_in", "people_out"]
+    assert camera["inventory"]["metrics"] == ["people_count", "people_in", "people_out", "people_passing"]
 
 
 @pytest.mark.clock

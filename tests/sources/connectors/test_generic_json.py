@@ -184,8 +184,9 @@ def test_parse_bad_records_warns_per_record_and_keeps_the_good_ones():
         "record data[5] (key 'gate-5'): value true is not a number; skipped.",
         "record data[6] (key 'gate-6'): time 'measured_at' found nothing; skipped.",
         "record data[7] (key 'gate-7'): metric 'footfall' is not one of people_count, people_in, people_out, "
-        "visitor_estimate, parking_vacant, parking_capacity, vehicle_flow, vehicle_speed, transit_arrivals, "
-        "transit_occupancy, temperature, precipitation, wind_speed, forecast_temperature_max, "
+        "people_passing, visitor_estimate, parking_vacant, parking_capacity, vehicle_flow, vehicle_speed, "
+        "transit_arrivals, transit_occupancy, transit_delay, temperature, precipitation, wind_speed, "
+        "forecast_temperature_max, "
         "forecast_temperature_min, forecast_rain_chance, forecast_precipitation, forecast_wind_speed, other; "
         "skipped.",
         "record data[8] (key 'gate-8'): time 'yesterday' is not an ISO 8601 instant or start/end interval; "
