@@ -6,6 +6,12 @@ present by whole weeks, so a Sunday afternoon in the file plays on a Sunday afte
 the rows whose mapped time lies between the previous fetch and now; the first fetch also emits
 ``backfill_hours`` of history. The demo uses it to bring the Scheveningen areas to life; a city can use
 it to rehearse with its own recordings.
+
+A passer-by counts file as the Amsterdam crowd monitoring system (CMSA) publishes it (``timestamp`` plus one
+``<sensor>_<direction>`` column per counting line and walking direction, counts per interval) plays too: as
+``people_passing`` rates in persons per minute (count / ``interval_minutes``, else the spacing of the
+timestamps), one series per sensor and direction, named, placed and given a line width by ``sensors``
+(see sources.connectors.crowd_counts_csv, which reads the file).
 """
 
 import csv
@@ -20,6 +26,14 @@ from django.utils import timezone
 from ..choices import Metric
 from . import register
 from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
+from .crowd_counts_csv import (
+    SENSORS_SCHEMA,
+    WIDE,
+    interval_of,
+    passing_readings,
+    read_counts_file,
+    sensor_directory,
+)
 
 WEEK = timedelta(days=7)
 MAX_ROWS_PER_FETCH = 500_000
@@ -62,6 +76,22 @@ class ReplayConnector(Connector):
                 "description": "History to emit on the first fetch.",
             },
             "default_metric": {"type": "string", "default": "people_count"},
+            "sensors": {
+                **SENSORS_SCHEMA,
+                "description": (
+                    "Passer-by counts files (CMSA): per sensor id, name, width_m, lat and lon of the "
+                    "counting line."
+                ),
+            },
+            "interval_minutes": {
+                "type": "integer",
+                "minimum": 1,
+                "maximum": 1440,
+                "description": (
+                    "Passer-by counts files (CMSA): minutes one count covers. Unset: the spacing of the "
+                    "timestamps (3 for CMSA)."
+                ),
+            },
         },
         "additionalProperties": False,
     }
@@ -77,7 +107,12 @@ class ReplayConnector(Connector):
         )
 
     def parse(self, payload: Payload) -> ParseResult:
-        rows, warnings = _read_csv(payload.body)
+        rows, warnings = _read_csv(
+            payload.body,
+            time_zone=self.context.time_zone,
+            sensors=self.config.get("sensors") or {},
+            interval=self.config.get("interval_minutes"),
+        )
         if not rows:
             raise ParseError(
                 "The replay CSV has no usable data rows." + (f" {warnings[0]}" if warnings else "")
@@ -100,7 +135,7 @@ class ReplayConnector(Connector):
         while start + k * span <= now:
             shift = k * span
             first = bisect_right(times, since - shift)
-            for time, key, value, metric, unit, area, name, facility, location in rows[first:]:
+            for time, key, value, metric, unit, area, name, facility, location, width in rows[first:]:
                 played = time + shift
                 if played > now:
                     break
@@ -115,6 +150,7 @@ class ReplayConnector(Connector):
                         area=area or None,
                         facility=facility,
                         location=location,
+                        line_width_m=width,
                     )
                 )
                 if len(readings) > MAX_ROWS_PER_FETCH:
@@ -128,9 +164,11 @@ class ReplayConnector(Connector):
 MAX_LINE_WARNINGS = 10
 
 
-def _read_csv(body: bytes) -> tuple[list[tuple], list[str]]:
+def _read_csv(
+    body: bytes, *, time_zone: str = "UTC", sensors: dict | None = None, interval: int | None = None
+) -> tuple[list[tuple], list[str]]:
     """The rows of a replay CSV, sorted by time, and a warning per line that could not be read (skipped:
-    one broken line does not lose the file)."""
+    one broken line does not lose the file). A passer-by counts file (CMSA wide) is read as such."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -138,7 +176,12 @@ def _read_csv(body: bytes) -> tuple[list[tuple], list[str]]:
     reader = csv.DictReader(io.StringIO(text))
     missing = {"series", "time", "value"} - set(reader.fieldnames or [])
     if missing:
-        raise ParseError(f"The replay CSV lacks column(s) {', '.join(sorted(missing))}.")
+        if "timestamp" in {name.strip().lower() for name in reader.fieldnames or []}:
+            return _read_passer_by_counts(body, time_zone=time_zone, sensors=sensors or {}, interval=interval)
+        raise ParseError(
+            f"The replay CSV lacks column(s) {', '.join(sorted(missing))}. (A passer-by counts file has a "
+            "'timestamp' column and one '<sensor>_<direction>' column per counting line instead.)"
+        )
     rows, warnings, skipped = [], [], 0
 
     def skip(message: str) -> None:
@@ -175,9 +218,41 @@ def _read_csv(body: bytes) -> tuple[list[tuple], list[str]]:
                 record.get("name") or "",
                 record.get("facility") or "",
                 location,
+                None,
             )
         )
     rows.sort(key=lambda r: r[0])
     if skipped > len(warnings):
         warnings.append(f"{skipped - len(warnings)} more replay CSV line(s) skipped for such reasons.")
+    return rows, warnings
+
+
+def _read_passer_by_counts(
+    body: bytes, *, time_zone: str, sensors: dict, interval: int | None
+) -> tuple[list[tuple], list[str]]:
+    """The rows of a CMSA wide counts file as people_passing rates, sorted by time, and its warnings."""
+    where = "The replay CSV"
+    file = read_counts_file(body, where=where, time_zone=time_zone, fmt=WIDE)
+    if not file.rows:
+        return [], file.warnings
+    minutes, problems = interval_of(file.times(), configured=interval, previous=None, where=where)
+    warnings = file.warnings + problems
+    if minutes is None:
+        return [], warnings
+    counts, problems = file.counts()
+    warnings += problems
+    readings, problems = passing_readings(
+        counts,
+        minutes,
+        sensor_directory({}, sensors),
+        described=bool(sensors),
+        described_in="'sensors'",
+        undescribed="No 'sensors' are set",
+    )
+    warnings += problems
+    rows = [
+        (r.time, r.key, r.value, r.metric, r.unit, None, r.name, r.facility, r.location, r.line_width_m)
+        for r in readings
+    ]
+    rows.sort(key=lambda r: r[0])
     return rows, warnings
