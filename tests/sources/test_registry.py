@@ -17,6 +17,7 @@ def test_expected_connectors_are_registered():
     assert set(connector_kinds()) >= {
         "counting_camera", "generic_json", "buienradar", "parking", "ndw_traffic", "gtfs_realtime",
         "sensorthings", "replay", "ndov_kv6", "fiware_ngsi",
+        "crowd_counts_csv",
     }  # fmt: skip
 
 
