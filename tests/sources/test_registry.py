@@ -17,7 +17,7 @@ def test_expected_connectors_are_registered():
     assert set(connector_kinds()) >= {
         "counting_camera", "generic_json", "buienradar", "parking", "ndw_traffic", "gtfs_realtime",
         "sensorthings", "replay", "ndov_kv6", "fiware_ngsi",
-        "crowd_counts_csv",
+        "crowd_counts_csv", "amsterdam_parking", "datex_parking",
     }  # fmt: skip
 
 
