@@ -1,11 +1,19 @@
-"""Parking occupancy from DATEX II v2 parking publications (status, plus an optional table).
+"""Parking occupancy from DATEX II parking publications, v2 and v3 (status, plus an optional table).
 
-The status URL serves a ``d2LogicalModel`` holding a ``ParkingStatusPublication``, either directly
-(``xsi:type="ParkingStatusPublication"``) or, as many German and Dutch publishers do with DATEX II 2.x, as
-a ``GenericPublication`` whose ``genericPublicationExtension`` holds a ``parkingStatusPublication``. Each
-``parkingRecordStatus`` names its site in ``parkingRecordReference/@id`` and has
-``parkingStatusOriginTime`` and a ``parkingOccupancy`` block with ``parkingNumberOfVacantSpaces``,
-``parkingNumberOfOccupiedSpaces``, ``parkingNumberOfSpacesOverride`` and ``parkingOccupancy`` (percent).
+The status URL serves a ``ParkingStatusPublication`` in one of three wrappings:
+
+- DATEX II v2 (``http://datex2.eu/schema/2/2_0``): a ``d2LogicalModel`` whose ``payloadPublication`` is
+  ``xsi:type="ParkingStatusPublication"``;
+- the same as a ``GenericPublication`` whose ``genericPublicationExtension`` holds a
+  ``parkingStatusPublication``, as many German and Dutch publishers do with DATEX II 2.x;
+- DATEX II v3 (``http://datex2.eu/schema/3/parking``): a ``messageContainer`` whose ``payload`` is
+  ``xsi:type="par:ParkingStatusPublication"``.
+
+The parking elements have the same names in v2 and v3 (only the namespaces differ), so elements are found
+by their local name in any namespace. Each ``parkingRecordStatus`` names its site in
+``parkingRecordReference/@id`` and has ``parkingStatusOriginTime`` and a ``parkingOccupancy`` block with
+``parkingNumberOfVacantSpaces``, ``parkingNumberOfOccupiedSpaces``, ``parkingNumberOfSpacesOverride`` and
+``parkingOccupancy`` (percent). A time without a zone is read in the tenant's zone, with one warning.
 
 Per record the connector stores:
 
@@ -19,7 +27,12 @@ Both are timed at ``parkingStatusOriginTime``. The optional table URL serves a `
 whose ``parkingRecord`` elements give the name (``parkingName``), the position (``parkingLocation`` ...
 ``pointCoordinates``) and ``parkingNumberOfSpaces``. Tables change rarely: the table is read at most once
 an hour and what it says is kept in the source's state. A broken table is a warning (the last good one
-stays in use); a broken status document fails the fetch.
+stays in use); a broken status document fails the fetch. The table is read again at once when the
+``records`` filter changes, since only the listed records are kept.
+
+Not read: the older DATEX II 2.0 parking-facility model (``parkingFacilityStatus``,
+``totalNumberOfVacantParkingSpaces``), which gets a clear error; ``parkingNumberOfVehicles`` (vehicles are
+not spaces: a lorry may take two); the per-category ``parkingSiteStatusExtension`` counts.
 """
 
 import math
@@ -42,14 +55,14 @@ ACCEPT_XML = {"Accept": "application/xml, text/xml"}
 
 @register
 class DatexParkingConnector(Connector):
-    """Vacant spaces and capacity per parking site from a DATEX II v2 ParkingStatusPublication."""
+    """Vacant spaces and capacity per parking site from a DATEX II v2 or v3 ParkingStatusPublication."""
 
     kind = "datex_parking"
-    label = "Parking occupancy (DATEX II v2 parking publications)"
+    label = "Parking occupancy (DATEX II parking publications, v2 and v3)"
     description = (
-        "Vacant spaces and capacity per parking site from a DATEX II v2 ParkingStatusPublication, with "
-        "names, positions and capacities from the matching ParkingTablePublication when its address is "
-        "given (read at most hourly). Records that cannot be read are skipped with a warning."
+        "Vacant spaces and capacity per parking site from a DATEX II (v2 or v3) ParkingStatusPublication, "
+        "with names, positions and capacities from the matching ParkingTablePublication when its address "
+        "is given (read at most hourly). Records that cannot be read are skipped with a warning."
     )
     default_poll_interval = 300
     stores = (
@@ -115,13 +128,16 @@ class DatexParkingConnector(Connector):
         return ([self._fetch_table()] if self.table_due() else []) + [status]
 
     def table_due(self) -> bool:
-        """Whether the table should be read now: never read, another address, or read an hour ago."""
+        """Whether the table should be read now: never read, another address or record filter, or read an
+        hour ago."""
         url = self.config.get("table_url") or ""
         if not url:
             return False
         cached = self.state.get("table")
         if not isinstance(cached, dict) or cached.get("url") != url:
             return True
+        if cached.get("filter", []) != self._filter():
+            return True  # only the listed records were kept: a record added since has no name yet
         try:
             read_at = datetime.fromisoformat(cached["read_at"])
         except (KeyError, TypeError, ValueError):
@@ -160,7 +176,7 @@ class DatexParkingConnector(Connector):
             if payload.meta.get("error"):
                 raise ParseError(payload.meta["error"])
             root = _xml(payload, where, "a ParkingTablePublication")
-            records = _table_records(root, where, set(self.config.get("records") or []), result.warnings)
+            records = _table_records(root, where, set(self._filter()), result.warnings)
         except ParseError as exc:
             result.warnings.append(
                 f"{where} could not be read ({exc.message.removeprefix(where + ' ')}); "
@@ -168,7 +184,14 @@ class DatexParkingConnector(Connector):
                 + " It is read again in an hour."
             )
             records = kept
-        result.state = {"table": {"url": payload.url, "read_at": payload.meta["read_at"], "records": records}}
+        result.state = {
+            "table": {
+                "url": payload.url,
+                "read_at": payload.meta["read_at"],
+                "filter": self._filter(),
+                "records": records,
+            }
+        }
         return result
 
     def _parse_status(self, payload: Payload) -> ParseResult:
@@ -181,6 +204,12 @@ class DatexParkingConnector(Connector):
                 raise ParseError(
                     f"{where} is a ParkingTablePublication, not a ParkingStatusPublication: set this address "
                     "as 'table_url' and the status publication's as 'status_url'."
+                )
+            if any(True for _ in root.iter("{*}parkingFacilityStatus", "{*}parkingFacility")):
+                raise ParseError(
+                    f"{where} uses the older DATEX II 2.0 parking-facility model (parkingFacilityStatus), "
+                    "which this connector does not read; ask the publisher for its ParkingStatusPublication "
+                    "(DATEX II 2.3 or 3)."
                 )
             if not any(True for _ in root.iter("{*}parkingStatusPublication")) and not _is_status(root):
                 raise ParseError(
@@ -296,6 +325,10 @@ class DatexParkingConnector(Connector):
         records = cached.get("records")
         return records if isinstance(records, dict) else {}
 
+    def _filter(self) -> list[str]:
+        """The configured record identifiers, sorted (empty: every record)."""
+        return sorted(self.config.get("records") or [])
+
     def _now(self) -> datetime:
         return self.now or timezone.now()
 
@@ -341,10 +374,14 @@ def _at_end(body: bytes, exc: etree.XMLSyntaxError) -> bool:
 
 
 def _is_status(root) -> bool:
-    return any(
-        (e.get(XSI_TYPE) or "").rpartition(":")[2] == "ParkingStatusPublication"
-        for e in root.iter("{*}payloadPublication")
-    )
+    """Whether the document declares a ParkingStatusPublication (v2 ``payloadPublication``, v3 ``payload``,
+    or a v2 GenericPublication named so), even one that lists no records."""
+    for element in root.iter("{*}payloadPublication", "{*}payload", "{*}genericPublicationName"):
+        declared = element.text if etree.QName(element).localname == "genericPublicationName" else None
+        declared = declared or element.get(XSI_TYPE) or ""
+        if declared.strip().rpartition(":")[2] == "ParkingStatusPublication":
+            return True
+    return False
 
 
 def _table_records(root, where: str, wanted: set[str], warnings: list[str]) -> dict[str, dict]:

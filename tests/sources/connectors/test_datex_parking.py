@@ -1,5 +1,6 @@
-"""DATEX II parking connector: the exact readings of a recorded Friedrichshafen v2 status + table, the
-ways the vacant count is derived, per-record problems as warnings, and clear errors for unreadable XML."""
+"""DATEX II parking connector: the exact readings of a recorded Friedrichshafen v2 status + table and of a
+v3 status + table (Mobilithek), the ways the vacant count is derived, per-record problems as warnings, and
+clear errors for unreadable XML."""
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,8 @@ from tests.factories import make_source
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "datex_parking"
 STATUS = (FIXTURES / "friedrichshafen_status_2025-07-18.xml").read_bytes()
 TABLE = (FIXTURES / "friedrichshafen_table_2025-07-18.xml").read_bytes()
+V3_STATUS = (FIXTURES / "bietigheim_bissingen_v3_status_2025-06-17.xml").read_bytes()
+V3_TABLE = (FIXTURES / "bietigheim_bissingen_v3_table_2025-06-15.xml").read_bytes()
 STATUS_URL, TABLE_URL = "https://datex.example/parking/status.xml", "https://datex.example/parking/table.xml"
 NS = "{http://datex2.eu/schema/2/2_0}"
 READ_AT = "2025-07-18T06:45:00+00:00"
@@ -59,8 +62,10 @@ def make_connector(config=None, state=None, now=None) -> DatexParkingConnector:
     return DatexParkingConnector(config=config, context=context, state=state, now=now)
 
 
-def table_state():
-    return {"table": {"url": TABLE_URL, "read_at": READ_AT, "records": SITES}}
+def table_state(records=SITES, records_filter=()):
+    return {
+        "table": {"url": TABLE_URL, "read_at": READ_AT, "filter": list(records_filter), "records": records}
+    }
 
 
 def status_payload(body: bytes, content_type="application/xml") -> Payload:
@@ -111,6 +116,45 @@ def test_parse_recorded_status_without_a_table_names_records_by_id():
     result = make_connector({"status_url": STATUS_URL}).parse(status_payload(STATUS))
 
     assert (result.readings, result.warnings) == (WITHOUT_TABLE, [])
+
+
+V3_SITES = {
+    "de:00001:00001:parkhaus": {"name": "Parkhaus Europabrücke", "location": [9.163877016837477, 47.67337657728699],
+                                "capacity": 100.0},
+    "de:00001:00002:parkhaus": {"name": "Parkhaus Altstadt", "location": [9.1724891712394, 47.662901479466235],
+                                "capacity": 500.0},
+}  # fmt: skip
+V3_TIME = datetime(2025, 6, 17, 11, 18, 1, 739000, tzinfo=UTC)  # 13:18:01.739+02:00
+V3_READINGS = [
+    r
+    for identifier, vacant in (("de:00001:00001:parkhaus", 50), ("de:00001:00002:parkhaus", 400))
+    for r in record(identifier, V3_TIME, vacant, V3_SITES[identifier]["capacity"], V3_SITES[identifier])
+]
+
+
+def test_parse_recorded_v3_table_and_status_give_exact_readings():
+    table = make_connector().parse(
+        Payload(body=V3_TABLE, url=TABLE_URL, meta={"role": "table", "read_at": READ_AT})
+    )
+
+    assert (table.readings, table.warnings) == ([], [])
+    assert table.state == table_state(V3_SITES)
+
+    result = make_connector(state=table.state).parse(status_payload(V3_STATUS))
+
+    assert result.warnings == []
+    assert result.readings == V3_READINGS  # no override in the status: capacity from the table
+
+
+def test_v3_status_without_a_table_stores_the_vacant_count_only():
+    result = make_connector({"status_url": STATUS_URL}).parse(status_payload(V3_STATUS))
+
+    # No capacity anywhere (the 50 % occupancy alone does not give it): vacant spaces only.
+    assert result.readings == [
+        record("de:00001:00001:parkhaus", V3_TIME, 50, None)[0],
+        record("de:00001:00002:parkhaus", V3_TIME, 400, None)[0],
+    ]
+    assert result.warnings == []
 
 
 def test_record_filter_keeps_the_listed_records_and_names_the_missing_ones():
@@ -200,7 +244,27 @@ def test_status_without_records_gives_no_readings_and_a_warning():
     ]
 
 
+def test_v3_status_without_records_gives_no_readings_and_a_warning():
+    root = etree.fromstring(V3_STATUS)
+    for status in list(root.iter("{http://datex2.eu/schema/3/parking}parkingRecordStatus")):
+        status.getparent().remove(status)
+
+    readings, warnings = parse(etree.tostring(root))
+
+    assert readings == []
+    assert warnings == [
+        f"The DATEX II parking status at {STATUS_URL} lists no parking records; nothing stored."
+    ]
+
+
 WHERE = f"The DATEX II parking status at {STATUS_URL}"
+# The DATEX II 2.0 parking-facility model (element names as in Frankfurt's feed), written for this test.
+FACILITY_STATUS = (
+    b'<d2LogicalModel xmlns="http://datex2.eu/schema/2/2_0"><payloadPublication><parkingFacilityTableStatus>'
+    b'<parkingFacilityStatus><parkingFacilityReference id="1"/>'
+    b"<totalNumberOfVacantParkingSpaces>12</totalNumberOfVacantParkingSpaces></parkingFacilityStatus>"
+    b"</parkingFacilityTableStatus></payloadPublication></d2LogicalModel>"
+)
 
 
 @pytest.mark.parametrize(
@@ -219,11 +283,22 @@ WHERE = f"The DATEX II parking status at {STATUS_URL}"
         (TABLE,
          f"{WHERE} is a ParkingTablePublication, not a ParkingStatusPublication: set this address as "
          "'table_url' and the status publication's as 'status_url'.", False),
+        (V3_TABLE,
+         f"{WHERE} is a ParkingTablePublication, not a ParkingStatusPublication: set this address as "
+         "'table_url' and the status publication's as 'status_url'.", False),
+        (V3_STATUS[:1500],
+         f"{WHERE} is not valid XML (Specification mandates value for attribute versio, line 20, column 76): "
+         "the download was cut off.", True),
+        (FACILITY_STATUS,
+         f"{WHERE} uses the older DATEX II 2.0 parking-facility model (parkingFacilityStatus), which this "
+         "connector does not read; ask the publisher for its ParkingStatusPublication (DATEX II 2.3 or 3).",
+         False),
         (b"<rss><channel/></rss>",
          f"{WHERE} is XML but not a DATEX II ParkingStatusPublication (found <rss>); check the source's "
          "'status_url'.", False),
     ],
-    ids=["html", "truncated", "damaged", "empty", "json", "table-as-status", "not-datex"],
+    ids=["html", "truncated", "damaged", "empty", "json", "table-as-status", "v3-table-as-status",
+         "v3-truncated", "facility-model", "not-datex"],
 )  # fmt: skip
 def test_unreadable_status_is_a_parse_error(body, message, retryable):
     with pytest.raises(ParseError) as caught:
@@ -288,10 +363,12 @@ def test_source_with_bad_config_is_refused(tenant_a):
 # --- end to end -------------------------------------------------------------------------------------
 
 
-def serve(httpserver, status=STATUS, code=200, content_type="application/xml", table_code=200) -> dict:
+def serve(
+    httpserver, status=STATUS, code=200, content_type="application/xml", table_code=200, table=TABLE
+) -> dict:
     """Serve the recorded status and table; returns the source config pointing at them."""
     httpserver.expect_request("/status.xml").respond_with_data(status, status=code, content_type=content_type)
-    table = TABLE if table_code == 200 else b"Internal Server Error"
+    table = table if table_code == 200 else b"Internal Server Error"
     httpserver.expect_request("/table.xml").respond_with_data(
         table, status=table_code, content_type="application/xml"
     )
@@ -325,6 +402,42 @@ def test_fetch_stores_the_recorded_status_once_and_reads_the_table_hourly(tenant
         assert table_reads(httpserver) == 1
         assert source_fetch(source=source, now=start + timedelta(minutes=61)).ok
         assert table_reads(httpserver) == 2
+
+
+def test_fetch_stores_a_recorded_v3_status_once_with_the_table_positions(tenant_a, httpserver):
+    source = make_source(
+        tenant_a, kind="datex_parking", config=serve(httpserver, status=V3_STATUS, table=V3_TABLE)
+    )
+
+    with tenant_scope(tenant_a):
+        outcome = source_fetch(source=source)
+
+        assert (outcome.ok, outcome.stored, outcome.warnings) == (True, 4, [])
+        series = {s.key: (s.name, s.facility, s.location) for s in Series.objects.filter(source=source)}
+        assert series == {r.key: (r.name, r.facility, r.location) for r in V3_READINGS}
+        stored = {(o.series.key, o.time, o.value) for o in Observation.objects.select_related("series")}
+        assert stored == {(r.key, r.time, r.value) for r in V3_READINGS}
+
+        again = source_fetch(source=source)
+
+        assert (again.ok, again.stored, again.duplicates) == (True, 0, 4)
+
+
+def test_fetch_reads_the_table_again_when_the_record_filter_changes(tenant_a, httpserver):
+    config = {**serve(httpserver), "records": ["PH19"]}
+    source = make_source(tenant_a, kind="datex_parking", config=config)
+    start = timezone.now()
+
+    with tenant_scope(tenant_a):
+        assert source_fetch(source=source, now=start).stored == 2
+        Source.objects.filter(pk=source.pk).update(config={**config, "records": ["PH19", "PH21"]})
+
+        outcome = source_fetch(source=Source.objects.get(pk=source.pk), now=start + timedelta(minutes=5))
+
+        assert (outcome.ok, outcome.stored, outcome.warnings) == (True, 2, [])
+        assert table_reads(httpserver) == 2  # within the hour, but the table held PH19 only
+        assert Series.objects.get(key="PH21:vacant").name == f"{SITES['PH21']['name']} vacant spaces"
+        assert Source.objects.get(pk=source.pk).state["table"]["filter"] == ["PH19", "PH21"]
 
 
 def test_fetch_stores_the_valid_records_when_one_is_broken(tenant_a, httpserver):
