@@ -432,6 +432,9 @@ EGRESS_ALLOW_NETWORKS = _egress_networks()
 SOURCE_MAX_PAYLOAD_BYTES = env.int("SOURCE_MAX_PAYLOAD_BYTES", default=50 * 1024 * 1024)
 # After this many consecutive failures a source's circuit opens and fetching pauses (with backoff).
 SOURCE_CIRCUIT_THRESHOLD = env.int("SOURCE_CIRCUIT_THRESHOLD", default=5)
+# One download per national feed (e.g. NDW's trafficspeed.xml.gz) for every source that reads it
+# (sources/shared_feeds.py); false: every source downloads the file itself.
+SOURCE_SHARED_FEEDS = env.bool("SOURCE_SHARED_FEEDS", default=True)
 PUSH_MAX_ROWS = env.int("PUSH_MAX_ROWS", default=10_000)
 # Seconds the area status and GeoJSON are shared between callers who see the same areas (0: off).
 CROWD_PICTURE_CACHE_SECONDS = env.int("CROWD_PICTURE_CACHE_SECONDS", default=5)

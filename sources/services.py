@@ -401,12 +401,15 @@ def build_connector(
 
 
 def fetch_and_parse(
-    source: Source, *, http: HttpClient | None = None, now: datetime | None = None, areas=None
+    source: Source, *, http: HttpClient | None = None, now: datetime | None = None, areas=None, fetch=None
 ) -> ParseResult:
-    """Run the connector's fetch and parse; raises ConnectorError. Stores nothing."""
+    """Run the connector's fetch and parse; raises ConnectorError. Stores nothing.
+
+    ``fetch(connector)``, when given, replaces ``connector.fetch()``: sources.shared_feeds hands a source its
+    part of a download shared with other sources (it may raise ConnectorError as a fetch would)."""
     connector = build_connector(source, http=http, now=now, areas=areas)
     merged = ParseResult(state=None)
-    for payload in connector.fetch():
+    for payload in fetch(connector) if fetch is not None else connector.fetch():
         result = connector.parse(payload)
         merged.readings.extend(result.readings)
         merged.warnings.extend(result.warnings)
@@ -446,12 +449,15 @@ def source_fetch(
     due_at: datetime | None = None,
     http: HttpClient | None = None,
     now: datetime | None = None,
+    fetch=None,
 ) -> FetchOutcome:
-    """Fetch, parse and store one source, and record its health. A failed fetch or parse stores nothing."""
+    """Fetch, parse and store one source, and record its health. A failed fetch or parse stores nothing.
+
+    ``fetch``: see :func:`fetch_and_parse` (a shared national file, sources.shared_feeds)."""
     started = now or timezone.now()
     Source.objects.filter(pk=source.pk).update(last_attempt_at=started)
     try:
-        result = fetch_and_parse(source, http=http, now=now)
+        result = fetch_and_parse(source, http=http, now=now, fetch=fetch)
     except ConnectorError as exc:
         _record_failure(source, exc.message, now=started)
         return FetchOutcome(ok=False, error=exc.message, retryable=exc.retryable)

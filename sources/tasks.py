@@ -1,4 +1,4 @@
-"""Celery tasks of the sources app: the dispatcher, one fetch, retention."""
+"""Celery tasks of the sources app: the dispatcher, one fetch, one shared national feed, retention."""
 
 import logging
 import random
@@ -13,6 +13,7 @@ from tenants.tasks import TenantTask, for_each_tenant
 from .dispatch import claim_due_sources
 from .models import Source
 from .services import observations_purge, source_fetch
+from .shared_feeds import Member, fetch_shared_feed
 
 logger = logging.getLogger(__name__)
 MAX_FETCH_RETRIES = 2
@@ -36,9 +37,22 @@ def fetch_expiry_seconds(poll_interval: int) -> int:
 
 
 def enqueue_fetches(claims, *, queue: str | None = None) -> int:
-    """One fetch message per claim (``queue``: a test's own queue; by default Celery's)."""
+    """One fetch message per claim, and one per shared feed for all its claims (``queue``: a test's own
+    queue; by default Celery's)."""
     options = {"queue": queue} if queue else {}
+    feeds: dict[tuple[str, str], list] = {}
     for claim in claims:
+        if claim.feed is not None:
+            feeds.setdefault(claim.feed, []).append(claim)
+    for (kind, key), members in feeds.items():
+        fetch_shared_feed_task.apply_async(
+            args=[kind, key, [[c.tenant_id, c.source_id, c.due_at.isoformat()] for c in members]],
+            expires=fetch_expiry_seconds(min(c.poll_interval for c in members)),
+            **options,
+        )
+    for claim in claims:
+        if claim.feed is not None:
+            continue
         fetch_source_task.apply_async(
             args=[claim.tenant_id, claim.source_id, claim.due_at.isoformat()],
             expires=fetch_expiry_seconds(claim.poll_interval),
@@ -80,6 +94,37 @@ def fetch_source_task(self, tenant_id: int, source_id: int, due_at: str | None =
         )
         raise self.retry(countdown=countdown)
     return "ok" if outcome.ok else f"failed: {outcome.error}"
+
+
+@shared_task(
+    bind=True,
+    name="sources.tasks.fetch_shared_feed",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=MAX_FETCH_RETRIES,
+    ignore_result=True,
+)
+def fetch_shared_feed_task(self, kind: str, key: str, members: list) -> str:
+    """Download a national feed once and fetch each member source (of any tenant) from its own part of it
+    (sources.shared_feeds). Members are [tenant_id, source_id, due time]. Idempotent like a single fetch."""
+    started = timezone.now()
+    outcome = fetch_shared_feed(
+        kind=kind,
+        key=key,
+        members=[Member(t, s, datetime.fromisoformat(d) if d else None) for t, s, d in members],
+        token=self.request.id,
+    )
+    logger.info(
+        "shared feed kind=%s sources=%s downloads=%s ok=%s failed=%s skipped=%s seconds=%.3f try=%s",
+        kind, len(members), outcome.downloads, outcome.fetched, outcome.failed, outcome.skipped,
+        (timezone.now() - started).total_seconds(), self.request.retries,
+    )  # fmt: skip
+    if outcome.retryable and self.request.retries < MAX_FETCH_RETRIES:
+        countdown = min(2 ** (self.request.retries + 1) * 5, outcome.poll_interval / 3) * random.uniform(
+            0.8, 1.2
+        )
+        raise self.retry(countdown=countdown)
+    return outcome.summary()
 
 
 @shared_task(name="sources.tasks.purge_old_observations", ignore_result=True)
