@@ -247,7 +247,8 @@ def test_flow_method_and_bands_through_the_api(api_as, admin_a, tenant_a, lines)
     body = assert_problem(client.patch(f"{AREAS}{damrak.pk}/", {"flow_method": "guess"}, format="json"), 400)
     assert "flow_method" in body["errors"]
     body = assert_problem(
-        client.patch(f"{AREAS}{damrak.pk}/", {"flow_bands": {"busy": 50, "very_busy": 40}}, format="json"), 400
+        client.patch(f"{AREAS}{damrak.pk}/", {"flow_bands": {"busy": 50, "very_busy": 40}}, format="json"),
+        400,
     )
     assert "flow_bands" in body["errors"]
     bands = {"busy": 20, "very_busy": 30, "crowded": 40, "critical": 50}
