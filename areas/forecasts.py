@@ -29,6 +29,7 @@ from .forecasting.engine import ForecastModel as EngineModel
 from .forecasting.engine import load_model, train
 from .models import Area, AreaForecast, ForecastModel, PanelCalibration
 from .selectors import crowd_level_settings_get
+from .status import counting_lines
 
 logger = logging.getLogger(__name__)
 TRAIN_WEEKS = 26
@@ -113,11 +114,8 @@ def area_history(
 def _busiest_line_hourly(series: list[Series], means: dict[int, dict[datetime, float]]) -> dict:
     """Per hour, the highest specific flow (persons/min/m) over the area's counting lines: the hourly
     mean of each line's directions summed, over the line's width (lines without a width are left out)."""
-    lines: dict[str, list[Series]] = defaultdict(list)
-    for s in series:
-        lines[s.facility or s.key].append(s)
     hourly: dict[datetime, float] = {}
-    for members in lines.values():
+    for members in counting_lines(series).values():
         widths = [s.line_width_m for s in members if s.line_width_m]
         if not widths:
             continue

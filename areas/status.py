@@ -104,6 +104,15 @@ def _trend(
     return ("rising" if change > 0 else "falling"), round(change, 1)
 
 
+def counting_lines(series: list[Series]) -> dict[str, list[Series]]:
+    """Passer-by series by counting line: the series' ``facility`` (the walking directions of one sensor),
+    else its own key."""
+    lines: dict[str, list[Series]] = {}
+    for s in series:
+        lines.setdefault(s.facility or s.key, []).append(s)
+    return lines
+
+
 def line_flows(series: list[Series], value=lambda s: s.latest_value) -> dict[str, tuple[float | None, list]]:
     """Specific flow per counting line: {line: (persons/min/m or None without a width, its series)}.
 
@@ -111,11 +120,8 @@ def line_flows(series: list[Series], value=lambda s: s.latest_value) -> dict[str
     is the sum of its series' values (``value`` picks which: the latest, or one at a trend offset), over the
     line's width. A line with a series of unknown value has no flow.
     """
-    lines: dict[str, list[Series]] = {}
-    for s in series:
-        lines.setdefault(s.facility or s.key, []).append(s)
     result = {}
-    for line, members in lines.items():
+    for line, members in counting_lines(series).items():
         widths = [s.line_width_m for s in members if s.line_width_m]
         values = [value(s) for s in members]
         flow = None if not widths or None in values else sum(values) / max(widths)
@@ -253,9 +259,10 @@ def area_statuses(
             chosen = ("flows", use, max(total, 0.0), True)
         elif passing:
             fresh_passing = [s for s in passing if fresh[s.pk]] or passing
-            line, flow = busiest_line(line_flows(fresh_passing))
+            flows = line_flows(fresh_passing)
+            line, flow = busiest_line(flows)
             if line is not None:
-                members = line_flows(fresh_passing)[line][1]
+                members = flows[line][1]
                 status.method, status.calibrated, status.flow_line = "passer_by_flow", None, line
                 for s in members:
                     contributions[s.pk].used = True
