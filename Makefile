@@ -74,8 +74,11 @@ lint: $(VENV)/.deps-dev
 test: lint test-only
 
 # Tests keep their queue, cache and results apart from a running demo, so a demo worker never takes them.
+# They run in parallel processes (pytest-xdist, one per core; PYTEST_WORKERS=0 runs them in this one), each
+# with its own test database, Redis database and VAR_DIR. PYTEST_ARGS='-m "not slow"' is the quick loop.
+PYTEST_WORKERS ?= auto
 test-only: $(VENV)/.deps-dev assets
-	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} $(BIN)/pytest $(PYTEST_ARGS)
+	VAR_DIR=$${VAR_DIR:-$(CURDIR)/var/test} $(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 format: $(VENV)/.deps-dev
 	$(BIN)/ruff check --fix .

@@ -10,6 +10,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -23,6 +24,12 @@ if _ENV_FILE:
     environ.Env.read_env(_ENV_FILE, overwrite=False)
 
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
+# The test suite runs in parallel processes (pytest-xdist names them gw0, gw1, ... in PYTEST_XDIST_WORKER):
+# each keeps its own files here and its own Redis database below, so one process's cache.clear(), queue or
+# lock never reaches another's. Processes a test starts get the already separated values, not this name.
+TEST_WORKER = env.str("PYTEST_XDIST_WORKER", default="")
+if TEST_WORKER:
+    VAR_DIR = VAR_DIR / TEST_WORKER
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=False)
@@ -150,6 +157,10 @@ if MIGRATION_DATABASE_URL and len(sys.argv) > 1 and sys.argv[1] == "migrate":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL and TEST_WORKER:
+    _redis = urlsplit(REDIS_URL)
+    _redis_db = int(_redis.path.strip("/") or 0) + 1 + int(TEST_WORKER.removeprefix("gw"))
+    REDIS_URL = _redis._replace(path=f"/{_redis_db}").geturl()
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -30,6 +30,10 @@ def pytest_configure(config):
     from django.conf import settings
 
     settings.EGRESS_ALLOW_NETWORKS = TEST_EGRESS_ALLOW
+    # Under pytest-xdist the settings gave this process its own Redis database and VAR_DIR (config/settings.py,
+    # TEST_WORKER). Processes a test starts are told their broker and files explicitly; they must not take
+    # the worker name and separate themselves a second time.
+    os.environ.pop("PYTEST_XDIST_WORKER", None)
     os.environ["EGRESS_ALLOW_NETWORKS"] = ",".join(TEST_EGRESS_ALLOW)
     moment = os.environ.get("CSM_TEST_CLOCK", "").strip()
     if not moment:

@@ -102,6 +102,7 @@ def test_missing_secret_key_refuses_to_start_outside_debug(tmp_path):
     assert not (tmp_path / "var" / "secret_key").exists(), "no key may be generated outside DEBUG"
 
 
+@pytest.mark.slow
 def test_secret_key_from_the_environment_a_file_or_debug(tmp_path):
     assert _start(tmp_path, DEBUG="false", SECRET_KEY="k" * 60).stdout.strip() == "60"
     key_file = tmp_path / "key"

@@ -14,6 +14,7 @@ from sources.models import Series
 
 
 @pytest.mark.clock
+@pytest.mark.slow
 def test_seed_demo_geography(db, settings, client):
     """Seeding is expensive, so one test seeds (twice: idempotent) and checks each part."""
     settings.DEBUG = True

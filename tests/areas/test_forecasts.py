@@ -123,6 +123,7 @@ def test_forecast_api(api_as, users, tenant_a, cams):
         assert AreaForecast.objects.filter(area=area).count() == 1  # fresh: served from the store
 
 
+@pytest.mark.slow
 def test_training_stores_a_model_with_its_own_backtest(tenant_a, cams):
     make_area(tenant_a, slug="pier", capacity=1500)
     make_area(tenant_a, slug="square", geometry=square(4.28))

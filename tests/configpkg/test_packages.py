@@ -113,6 +113,7 @@ def test_export_and_import_need_the_manage_right(configured_a, users, client_for
 # --- round trip --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_den_haag_demo_round_trips_into_a_fresh_tenant(db, settings, client_for):
     """Done-criterion of the issue: den-haag's configuration gives the same areas, rules and catalogue."""
     settings.DEBUG = True
@@ -422,6 +423,7 @@ def _leaves(node, path=()):
     yield path
 
 
+@pytest.mark.slow
 def test_mutated_packages_never_fail_the_server_or_half_apply(
     configured_a, admin_a, admin_b, tenant_b, client_for
 ):

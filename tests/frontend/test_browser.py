@@ -25,6 +25,7 @@ ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,
     pytest.mark.skipif(
         not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM} (apt-get install chromium)"
     ),

@@ -6,6 +6,7 @@ deletes audit entries, only expired ones, and it leaves an entry of its own."""
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
@@ -17,7 +18,9 @@ from tenants.audit import audit_purge, audit_record
 from tenants.models import AuditEntry
 from tests.factories import make_action
 
-APP_ROLE = "csm_test_app"  # stands for the production application role: DML rights, owns nothing
+# Stands for the production application role: DML rights, owns nothing. Roles are cluster-wide, so each
+# parallel test process (pytest-xdist) has its own.
+APP_ROLE = f"csm_test_app_{settings.TEST_WORKER or 'main'}"
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="database roles and triggers")
 
 

@@ -23,6 +23,8 @@ from areas.models import AreaForecast, Event
 from incidents.models import ActionLogEntry, Alert, Incident, Outcome
 from sources.models import Observation
 
+pytestmark = pytest.mark.slow  # each test seeds the whole demo
+
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 

@@ -51,6 +51,7 @@ from tests.factories import make_source, member
 
 pytestmark = [
     pytest.mark.worker,
+    pytest.mark.slow,
     pytest.mark.skipif(
         connection.vendor != "postgresql" or not settings.REDIS_URL,
         reason="needs PostgreSQL and Redis (DATABASE_URL, REDIS_URL): worker processes share the test database",
@@ -370,6 +371,12 @@ class Web:
     def output(self) -> str:
         return self.log.read_text()[-4000:]
 
+    def tracebacks(self) -> str:
+        """Every logged traceback of the run, in full (a failing test prints them: its message is cut)."""
+        text = self.log.read_text()
+        blocks = text.split("Traceback")[1:]
+        return "\n".join("Traceback" + block[:6000] for block in blocks) or "(none logged)"
+
     def stop(self):
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGQUIT)  # quick shutdown: the test has no request in flight
@@ -459,6 +466,8 @@ def test_redis_restart_during_pushes_loses_and_doubles_nothing(tenant_a, tmp_pat
 
     assert not failures, failures[:5]
     statuses = collections.Counter(r.status_code for _, _, _, r in results)
+    if not set(statuses) <= {200, 429, 503}:
+        print("Tracebacks of the web process:\n" + web.tracebacks())
     assert set(statuses) <= {200, 429, 503}, (
         statuses,
         [r.text[:300] for *_, r in results if r.status_code not in (200, 429, 503)][:3],

@@ -65,6 +65,7 @@ def test_create_tenant_rejects_unknown_time_zone():
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_seed_demo_is_idempotent_and_complete(settings):
     settings.DEBUG = True
     run("seed_demo")
@@ -97,6 +98,7 @@ def test_seed_demo_is_idempotent_and_complete(settings):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_seed_demo_refuses_without_debug(settings):
     settings.DEBUG = False
     with pytest.raises(CommandError, match="DEBUG"):
