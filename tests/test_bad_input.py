@@ -22,8 +22,8 @@ from drf_spectacular.renderers import OpenApiJsonRenderer
 from config.schema_examples import request_example
 from tenants.models import ApiToken, Membership
 from tests.factories import make_area, make_for_tenant, member, token_for
+from tests.helpers import assert_problem_in as assert_problem
 
-PROBLEM = "application/problem+json"
 PARAM = re.compile(r"{(\w+)}")
 SQL_INJECTION = "Boulevard'; DROP TABLE tenants_tenant; -- \" OR 1=1 /*"
 SCRIPT = "<script>alert('Scheveningen')</script><img src=x onerror=alert(1)>"
@@ -115,16 +115,6 @@ HOSTILE_DATETIMES = [
     "2026-02-30T14:05:00+02:00",
     "2026-07-04T14:05:00\x00+02:00",
 ]
-
-
-def assert_problem(response, *statuses: int) -> dict:
-    assert response.status_code in statuses, (response.status_code, response.content[:500])
-    assert response["Content-Type"] == PROBLEM, response["Content-Type"]
-    body = response.json()
-    assert body["status"] == response.status_code
-    assert body["type"].startswith("urn:csm:problem:")
-    assert body["title"] and body["detail"]
-    return body
 
 
 def _model_of(path: str):

@@ -20,7 +20,7 @@ from incidents.models import Webhook, WebhookEvent
 from sources.connectors.base import FetchError
 from sources.http import HttpClient
 from tenants import egress
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 SOURCES = "/api/v1/tenants/tenant-a/sources/"
 HOOKS = "/api/v1/tenants/tenant-a/webhooks/"

@@ -13,7 +13,7 @@ from sources.connectors.base import ConnectorContext, ParseError, Payload
 from tenants import jsonlimits
 from tenants.services import api_token_issue
 from tests.factories import make_area, make_source, token_for
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 DEEP_ARRAYS = "[" * 100_000
 DEEP_OBJECTS = '{"a":' * 100_000

@@ -8,7 +8,7 @@ from django_scopes import scopes_disabled
 from areas.models import Area
 from tests.areas.conftest import AREAS
 from tests.factories import make_area, make_event, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 
 def create(client, **body):

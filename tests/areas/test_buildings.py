@@ -7,7 +7,7 @@ from areas.buildings import MAX_BUILDINGS, building_height
 from areas.geometry import rounded
 from areas.models import BuildingLayer
 from tests.factories import make_event, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 URL = "/api/v1/tenants/tenant-a/buildings.geojson"
 KURHAUS = square(4.2755, 52.1112, 0.0008)

@@ -6,7 +6,7 @@ from django_scopes import scopes_disabled
 from areas.models import Area, Event
 from tests.areas.conftest import AREAS, EVENTS
 from tests.factories import make_area, make_event, member, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 
 @pytest.fixture

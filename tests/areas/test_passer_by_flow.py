@@ -25,7 +25,7 @@ from sources.models import Series
 from sources.services import Item, ingest
 from tenants.scoping import tenant_scope
 from tests.factories import make_area, make_source, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 NOW = datetime(2026, 7, 4, 14, 0, tzinfo=UTC)
 AREAS = "/api/v1/tenants/tenant-a/areas/"

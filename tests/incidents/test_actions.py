@@ -12,7 +12,7 @@ from incidents.models import ActionLogEntry, ActionRevision, InterventionType, O
 from sources.services import Item, ingest
 from tenants.scoping import tenant_scope
 from tests.factories import make_area, make_event, make_source, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 ACTIONS = "/api/v1/tenants/tenant-a/actions/"
 

@@ -17,7 +17,7 @@ from sources.models import Source
 from sources.services import Item, ingest
 from tenants.scoping import tenant_scope
 from tests.factories import make_area, make_event, make_source, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 NOW = datetime(2026, 7, 4, 14, 0, tzinfo=UTC)
 ALERTS = "/api/v1/tenants/tenant-a/alerts/"

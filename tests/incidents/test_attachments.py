@@ -14,7 +14,7 @@ from incidents.models import ActionAttachment, WebhookEvent
 from incidents.tasks import purge_old_attachments
 from tenants.scoping import tenant_scope
 from tests.factories import make_area, make_event, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 ACTIONS = "/api/v1/tenants/tenant-a/actions/"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 40

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tenants.api.export import safe_cell
 from tests.factories import make_area, make_event, square
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 ACTIONS = "/api/v1/tenants/tenant-a/actions/"
 

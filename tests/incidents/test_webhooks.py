@@ -18,7 +18,7 @@ from incidents.tasks import MAX_WEBHOOK_ATTEMPTS, deliver_webhook_event_task
 from sources.secrets import decrypt_secrets
 from tenants.scoping import tenant_scope
 from tests.factories import make_area
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 HOOKS = "/api/v1/tenants/tenant-a/webhooks/"
 ALERTS = "/api/v1/tenants/tenant-a/alerts/"

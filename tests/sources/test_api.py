@@ -11,7 +11,7 @@ from django_scopes import scopes_disabled
 from sources.services import Item, ingest
 from tenants.scoping import tenant_scope
 from tests.factories import make_area, make_series, make_source
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 SOURCES = "/api/v1/tenants/tenant-a/sources/"
 

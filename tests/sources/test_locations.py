@@ -15,7 +15,7 @@ from sources.models import Series
 from sources.services import Item, ingest
 from tenants.scoping import tenant_scope
 from tests.factories import make_series, make_source
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
 

@@ -12,7 +12,7 @@ from django_scopes import scopes_disabled
 from sources.models import Observation, Series
 from sources.plausibility import RANGES, value_problem
 from tenants.services import api_token_issue
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.clock  # dates rows from now: run again under CSM_TEST_CLOCK in CI
 

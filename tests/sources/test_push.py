@@ -10,7 +10,7 @@ from django_scopes import scopes_disabled
 from sources.models import Observation, Series
 from tenants.services import api_token_issue
 from tests.factories import make_source, member
-from tests.tenants.test_api import assert_problem
+from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.clock  # reads the clock: run again under CSM_TEST_CLOCK in CI
 

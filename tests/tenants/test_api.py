@@ -11,22 +11,9 @@ from django_scopes import scopes_disabled
 from tenants.choices import Role
 from tenants.models import ApiToken, Membership
 from tests.factories import PASSWORD, MembershipFactory, member, otp_code, token_for
+from tests.helpers import assert_problem
 
 User = get_user_model()
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int, code: str | None = None) -> dict:
-    assert response.status_code == status, response.content
-    assert response["Content-Type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["title"] and body["detail"]
-    if code:
-        assert body["type"] == f"urn:csm:problem:{code}"
-    return body
-
-
 # --- tokens ---------------------------------------------------------------------------------------
 
 
