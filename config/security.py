@@ -7,8 +7,6 @@ from csp.constants import SELF, UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.conf import settings
 from django.contrib.auth import logout
-from django.http import JsonResponse
-from django.shortcuts import render
 
 PERMISSIONS_POLICY = "geolocation=(), camera=(), microphone=(), payment=(), usb=()"
 LOGIN_AT_SESSION_KEY = "csm_login_at"
@@ -52,27 +50,6 @@ class SessionExpiryMiddleware:
             elif now - seen_at >= SEEN_RESOLUTION or SEEN_AT_SESSION_KEY not in session:
                 session[SEEN_AT_SESSION_KEY] = now
         return self.get_response(request)
-
-
-def lockout_response(request, refusal):
-    """The answer to a log-in refused by the lock-out (tenants.lockout): a 429 problem document on API
-    paths, a page otherwise (with the form for password plus a code of the authenticator app)."""
-    if request.path_info.startswith("/api/"):
-        from tenants.api.problems import PROBLEM_CONTENT_TYPE, problem
-
-        response = JsonResponse(
-            problem(429, refusal.message, code="locked_out"), status=429, content_type=PROBLEM_CONTENT_TYPE
-        )
-    else:
-        context = {
-            "message": refusal.message,
-            "by_address": refusal.kind == "address",
-            "username": request.POST.get("username", "") if request.method == "POST" else "",
-            "next": request.POST.get("next", "") if request.method == "POST" else "",
-        }
-        response = render(request, "registration/locked_out.html", context, status=429)
-    response["Retry-After"] = str(refusal.retry_after)
-    return response
 
 
 # Swagger UI and Redoc (drf-spectacular-sidecar, served from our own static files) set element styles with

@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_otp import DEVICE_ID_SESSION_KEY
 
-from config.security import lockout_response
 from tenants import lockout, mfa
 from tenants.auth_backends import address_key, refused
+from tenants.lockout import lockout_response
 
 
 def _next_url(request) -> str:

@@ -101,9 +101,7 @@ class LockoutMiddleware:
         response = self.get_response(request)
         refusal = getattr(request, REFUSED, None)
         if refusal is not None and not request.path_info.startswith("/api/"):
-            from config.security import lockout_response
-
-            return lockout_response(request, refusal)
+            return lockout.lockout_response(request, refusal)
         return response
 
 

@@ -26,8 +26,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.shortcuts import render
 from django.utils import timezone
 
+from .api.problems import PROBLEM_CONTENT_TYPE, problem
 from .models import LoginThrottle
 
 Kind = LoginThrottle.Kind
@@ -172,3 +175,22 @@ def purge(*, now: datetime | None = None) -> int:
     )
     stale = LoginThrottle.objects.filter(last_failure_at__lt=horizon).exclude(locked_until__gt=now)
     return stale.delete()[0]
+
+
+def lockout_response(request, refusal):
+    """The answer to a log-in refused by the lock-out (above): a 429 problem document on API
+    paths, a page otherwise (with the form for password plus a code of the authenticator app)."""
+    if request.path_info.startswith("/api/"):
+        response = JsonResponse(
+            problem(429, refusal.message, code="locked_out"), status=429, content_type=PROBLEM_CONTENT_TYPE
+        )
+    else:
+        context = {
+            "message": refusal.message,
+            "by_address": refusal.kind == "address",
+            "username": request.POST.get("username", "") if request.method == "POST" else "",
+            "next": request.POST.get("next", "") if request.method == "POST" else "",
+        }
+        response = render(request, "registration/locked_out.html", context, status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
