@@ -28,7 +28,7 @@ from .choices import AreaKind
 from .forecasting.engine import ForecastModel as EngineModel
 from .forecasting.engine import load_model, train
 from .models import Area, AreaForecast, ForecastModel, PanelCalibration
-from .selectors import crowd_level_settings_get
+from .selectors import crowd_level_settings_get, latest_forecasts
 from .status import counting_lines
 
 logger = logging.getLogger(__name__)
@@ -316,7 +316,7 @@ def refresh_forecasts(
 def area_forecast(*, tenant: Tenant, area: Area, now: datetime | None = None) -> AreaForecast:
     """The latest forecast of an area, recomputed when missing or older than an hour and a half."""
     now = now or timezone.now()
-    latest = AreaForecast.objects.filter(area=area).order_by("-issued_at", "-pk").first()
+    latest = latest_forecasts(areas=[area]).get(area.pk)
     if latest is not None and now - latest.created_at < FRESH_FOR:
         return latest
     created = refresh_forecasts(tenant=tenant, areas=[area], now=now)

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 from guardian.models import UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
@@ -13,7 +13,7 @@ from tenants.models import Membership, Tenant
 
 from .choices import AreaKind
 from .levels import DEFAULT_CAPACITY_BANDS, DEFAULT_DENSITY_BANDS
-from .models import Area, BuildingLayer, CrowdLevelSettings, Event
+from .models import Area, AreaForecast, BuildingLayer, CrowdLevelSettings, Event
 
 ORGANISER_VIEW = "areas.view_event"
 ORGANISER_CHANGE = "areas.change_event"
@@ -134,3 +134,19 @@ def area_has_history(area: Area) -> bool:
 def building_layer_get(*, tenant: Tenant) -> BuildingLayer | None:
     """The tenant's building footprints, or None when none were uploaded."""
     return BuildingLayer.objects.filter(tenant=tenant).first()
+
+
+def latest_forecasts(*, areas, issued_by: datetime | None = None) -> dict[int, AreaForecast]:
+    """``{area id: its latest stored forecast}`` for ``areas`` (a list or queryset), in one query; areas
+    without one are left out. ``issued_by``: the latest issued at or before that moment (an action's
+    counterfactual). The one place that decides "the latest forecast": newest ``issued_at``, then newest row.
+    Nothing is computed here (beat refreshes forecasts, ``areas.forecasts.area_forecast`` on demand)."""
+    ids = [a.pk for a in areas]
+    if not ids:
+        return {}
+    candidates = AreaForecast.objects.filter(area=OuterRef("pk"))
+    if issued_by is not None:
+        candidates = candidates.filter(issued_at__lte=issued_by)
+    latest = candidates.order_by("-issued_at", "-pk").values("pk")[:1]
+    chosen = Area.objects.filter(pk__in=ids).annotate(latest=Subquery(latest)).values("latest")
+    return {f.area_id: f for f in AreaForecast.objects.filter(pk__in=chosen)}

@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from areas.levels import LEVELS, public_label
 from areas.models import Area, AreaForecast, ForecastModel
+from areas.selectors import latest_forecasts
 from areas.status import STALE_AFTER, area_statuses
 from incidents.choices import ActionStatus, AlertKind, IncidentKind, Severity
 from incidents.models import AlertRule
@@ -367,11 +368,7 @@ def public_page(request, tenant):
         areas = [a for a in areas if a.valid_from is None or a.valid_from <= now + timedelta(hours=6)]
         areas = [a for a in areas if a.valid_to is None or a.valid_to > now]
         statuses = area_statuses(tenant=tenant, areas=areas, now=now)
-        forecasts = {}
-        for forecast in AreaForecast.objects.filter(tenant=tenant, area__in=areas).order_by(
-            "area_id", "-issued_at", "-pk"
-        ):
-            forecasts.setdefault(forecast.area_id, forecast)
+        forecasts = latest_forecasts(areas=areas)
     cards = []
     for area in areas:
         status = statuses[area.pk]

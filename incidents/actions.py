@@ -19,8 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from areas.forecasts import area_history
-from areas.models import AreaForecast
-from areas.selectors import crowd_level_settings_get
+from areas.selectors import crowd_level_settings_get, latest_forecasts
 from tenants.models import Tenant
 
 from .choices import DEFAULT_INTERVENTIONS, ActionStatus
@@ -194,11 +193,8 @@ def measure_outcomes(*, entry: ActionLogEntry, now: datetime | None = None) -> l
         before = [v for t, v in observed.items() if start - (end - start) - hour < t <= start - hour]
         # The counterfactual: a forecast issued well before the action, scaled to how the hours just before it
         # actually went (a sunny day is busier than any forecast without weather knew).
-        forecast = (
-            AreaForecast.objects.filter(area=area, issued_at__lte=start - PRE_PERIOD)
-            .order_by("-issued_at", "-pk")
-            .first()
-        ) or AreaForecast.objects.filter(area=area, issued_at__lt=start).order_by("-issued_at", "-pk").first()
+        early = latest_forecasts(areas=[area], issued_by=start - PRE_PERIOD)
+        forecast = early.get(area.pk) or latest_forecasts(areas=[area], issued_by=start).get(area.pk)
         notes = []
         expected = []
         if forecast is not None:

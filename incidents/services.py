@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from areas.levels import LEVELS
 from areas.models import Area, AreaForecast
-from areas.selectors import crowd_level_settings_get
+from areas.selectors import crowd_level_settings_get, latest_forecasts
 from areas.status import AreaStatus, area_statuses
 from sources.models import Source
 from sources.selectors import source_status
@@ -230,8 +230,7 @@ def evaluate_alerts(
     settings = crowd_level_settings_get(tenant=tenant)
     forecasts = {}
     if any(r.kind == AlertKind.FORECAST_LEVEL for r in rules):
-        for forecast in AreaForecast.objects.filter(tenant=tenant).order_by("area_id", "-issued_at"):
-            forecasts.setdefault(forecast.area_id, forecast)
+        forecasts = latest_forecasts(areas=areas)
     sources = None
     open_alerts = {
         (a.rule_id, a.area_id, a.source_id): a

@@ -69,12 +69,14 @@ def _crossings(app: str) -> dict[tuple[str, str], list[str]]:
                             match = MODEL_REFERENCE.match(arg.value)
                             if match:
                                 note(match[1], "migration" if migration else "model", path, node)
-            if migration and isinstance(node, ast.Assign):
-                if any(getattr(t, "id", None) == "dependencies" for t in node.targets):
-                    for element in getattr(node.value, "elts", []):
-                        first = getattr(element, "elts", [None])[0]
-                        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                            note(first.value, "migration", path, node)
+            dependencies = isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "dependencies" for t in node.targets
+            )
+            if migration and dependencies:
+                for element in getattr(node.value, "elts", []):
+                    first = getattr(element, "elts", [None])[0]
+                    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                        note(first.value, "migration", path, node)
     return found
 
 

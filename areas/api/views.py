@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import shapely.errors
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone, translation
 from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
@@ -183,7 +182,7 @@ class AreaViewSet(TenantModelViewSet):
     def _feature_collection(self, areas: "list[Area]") -> dict:
         now = timezone.now()
         statuses = area_statuses(tenant=self.tenant, areas=areas, now=now)
-        forecasts = _latest_forecasts(areas)
+        forecasts = selectors.latest_forecasts(areas=areas)
         features = []
         for area in areas:
             data = AreaSerializer(area, context=self.get_serializer_context()).data
@@ -314,15 +313,6 @@ def _shared_picture(request, areas: list[Area], name: str, compute) -> dict:
     except Exception:  # idem
         logger.warning("Crowd picture cache unavailable, computing per request")
     return body
-
-
-def _latest_forecasts(areas: list[Area]) -> dict[int, AreaForecast]:
-    """The latest stored forecast of each area, in one query (beat refreshes them; nothing computed here)."""
-    if not areas:
-        return {}
-    latest = AreaForecast.objects.filter(area=OuterRef("pk")).order_by("-issued_at", "-pk").values("pk")[:1]
-    ids = Area.objects.filter(pk__in=[a.pk for a in areas]).annotate(latest=Subquery(latest)).values("latest")
-    return {f.area_id: f for f in AreaForecast.objects.filter(pk__in=ids)}
 
 
 def _forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:

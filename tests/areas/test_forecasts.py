@@ -170,3 +170,31 @@ def test_event_attendance_is_spread_over_zones_and_hours(tenant_a):
     times, values = attendance["coolsingel"]
     assert len(times) == 13 and set(values) == {125_000}  # 08:00-21:00 local, half each
     assert times[0] == datetime(2027, 4, 27, 6, tzinfo=UTC)
+
+
+def test_latest_forecasts_is_one_query_newest_issue_first_and_bounded_by_issued_by(
+    tenant_a, django_assert_num_queries
+):
+    from areas.selectors import latest_forecasts
+
+    issued = datetime(2027, 4, 27, 10, tzinfo=UTC)
+    with tenant_scope(tenant_a):
+        pier, beach, quiet = (make_area(tenant_a, slug=s) for s in ("pier", "beach", "quiet"))
+
+        def stored(area, at):
+            return AreaForecast.objects.create(
+                tenant=tenant_a, area=area, issued_at=at, method="test", points=[]
+            )
+
+        old = stored(pier, issued - timedelta(hours=3))
+        stored(pier, issued)
+        same_moment_later_row = stored(pier, issued)
+        beach_forecast = stored(beach, issued - timedelta(hours=1))
+        with django_assert_num_queries(1):
+            latest = latest_forecasts(areas=[pier, beach, quiet])
+        assert latest == {pier.pk: same_moment_later_row, beach.pk: beach_forecast}  # quiet has none
+        before = latest_forecasts(
+            areas=Area.objects.filter(pk__in=[pier.pk, beach.pk]), issued_by=issued - timedelta(hours=2)
+        )
+        assert before == {pier.pk: old}
+        assert latest_forecasts(areas=[]) == {}
