@@ -1,13 +1,13 @@
 """Celery tasks of the incidents app: alert evaluation, e-mail and webhook delivery, outcomes, retention."""
 
 import logging
-import random
 from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
 
 from tenants.models import Tenant
+from tenants.retry import backoff_seconds
 from tenants.tasks import TenantTask, for_each_tenant
 
 from .delivery import email_members, post_event
@@ -41,7 +41,7 @@ def email_alert_task(tenant_id: int, alert_id: int, roles: list[str]) -> int:
 
 def retry_countdown(retries: int) -> float:
     """Seconds before the next attempt: 10 s, 30 s, 90 s, 270 s ... with 20 % jitter (no thundering herd)."""
-    return 10 * 3**retries * random.uniform(0.8, 1.2)
+    return backoff_seconds(retries, first=10, factor=3)
 
 
 @shared_task(

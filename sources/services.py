@@ -2,7 +2,6 @@
 
 import logging
 import math
-import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from django.utils import timezone
 from tenants import egress
 from tenants.audit import audit_record
 from tenants.models import Tenant
+from tenants.retry import backoff_seconds
 
 from . import plausibility
 from .choices import DEFAULT_UNITS, FUTURE_METRICS, Metric
@@ -502,8 +502,8 @@ def _record_failure(source: Source, message: str, *, now: datetime) -> None:
     threshold = settings.SOURCE_CIRCUIT_THRESHOLD
     if failures >= threshold:
         # Open the circuit: pause with exponential backoff (capped at an hour) and jitter.
-        pause = min(source.poll_interval * 2 ** (failures - threshold), 3600)
-        updates["circuit_open_until"] = now + timedelta(seconds=pause * random.uniform(1.0, 1.2))
+        pause = backoff_seconds(failures - threshold, first=source.poll_interval, cap=3600, jitter=(1.0, 1.2))
+        updates["circuit_open_until"] = now + timedelta(seconds=pause)
     Source.objects.filter(pk=source.pk).update(**updates)
     for name, value in updates.items():
         setattr(source, name, value)

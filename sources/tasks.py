@@ -1,13 +1,13 @@
 """Celery tasks of the sources app: the dispatcher, one fetch, one shared national feed, retention."""
 
 import logging
-import random
 from datetime import datetime
 
 from celery import shared_task
 from django.utils import timezone
 
 from tenants.models import Tenant
+from tenants.retry import backoff_seconds
 from tenants.tasks import TenantTask, for_each_tenant
 
 from .dispatch import claim_due_sources
@@ -88,11 +88,10 @@ def fetch_source_task(self, tenant_id: int, source_id: int, due_at: str | None =
         )  # fmt: skip
     outcome = source_fetch(source=source, due_at=due)
     if not outcome.ok and outcome.retryable and self.request.retries < MAX_FETCH_RETRIES:
-        # Exponential backoff with jitter, well inside the source's interval.
-        countdown = min(2 ** (self.request.retries + 1) * 5, source.poll_interval / 3) * random.uniform(
-            0.8, 1.2
+        # Exponential backoff with jitter, well inside the source's interval: 10 s, 20 s, ...
+        raise self.retry(
+            countdown=backoff_seconds(self.request.retries, first=10, cap=source.poll_interval / 3)
         )
-        raise self.retry(countdown=countdown)
     return "ok" if outcome.ok else f"failed: {outcome.error}"
 
 
@@ -120,10 +119,9 @@ def fetch_shared_feed_task(self, kind: str, key: str, members: list) -> str:
         (timezone.now() - started).total_seconds(), self.request.retries,
     )  # fmt: skip
     if outcome.retryable and self.request.retries < MAX_FETCH_RETRIES:
-        countdown = min(2 ** (self.request.retries + 1) * 5, outcome.poll_interval / 3) * random.uniform(
-            0.8, 1.2
+        raise self.retry(
+            countdown=backoff_seconds(self.request.retries, first=10, cap=outcome.poll_interval / 3)
         )
-        raise self.retry(countdown=countdown)
     return outcome.summary()
 
 
