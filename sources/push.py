@@ -13,6 +13,7 @@ import json
 from datetime import datetime
 
 from tenants import jsonlimits
+from tenants.instants import InstantError, parse_instant
 
 from .services import Item
 
@@ -26,16 +27,11 @@ class TooManyRowsError(PushFormatError):
 
 
 def parse_time(text) -> tuple[datetime | None, str | None]:
-    """An aware datetime from ISO 8601 text, or an explanation."""
-    if not isinstance(text, str) or not text.strip():
-        return None, f"Time {text!r} is not an ISO 8601 string."
+    """An aware datetime from ISO 8601 text, or an explanation (tenants.instants)."""
     try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None, f"Time {text!r} is not ISO 8601 (e.g. 2026-07-04T14:05:00+02:00)."
-    if value.tzinfo is None:
-        return None, f"Time {text!r} has no time zone; add 'Z' or an offset such as '+02:00'."
-    return value, None
+        return parse_instant(text), None
+    except InstantError as error:
+        return None, error.message
 
 
 def _row(

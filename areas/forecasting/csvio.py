@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tenants.instants import InstantError, parse_instant
+
 from .data import hour_to_datetime
 
 LONG_COLUMNS = ("series", "timestamp", "value")
@@ -30,11 +32,9 @@ def _hour(text: str, line: int, cache: dict) -> int:
     if hour is not None:
         return hour
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        moment = parse_instant(text, naive_zone=UTC)
+    except InstantError:
         raise CsvError(f"line {line}: cannot parse timestamp {text!r} (expected ISO 8601).") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     seconds = (moment - EPOCH).total_seconds()
     if seconds % 3600:
         raise CsvError(f"line {line}: timestamp {text!r} is not on a whole hour; the data must be hourly.")

@@ -18,6 +18,7 @@ from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantVie
 from tenants.api.export import csv_download, csv_response
 from tenants.api.problems import problem_response
 from tenants.choices import Capability
+from tenants.instants import instant_or_none
 from tenants.scoping import tenant_scope
 
 from .. import actions, selectors, services, webhooks
@@ -525,13 +526,8 @@ class LearningView(TenantViewMixin, APIView):
 
 
 def _aware(text: str, name: str):
-    from django.utils.dateparse import parse_datetime
-
-    try:
-        moment = parse_datetime(text)
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
+    moment = instant_or_none(text)
+    if moment is None:
         raise ValidationError({name: [f"{text!r} is not an ISO 8601 time with a time zone."]})
     try:
         # In UTC: PostgreSQL refuses offsets beyond +-15:59 that Python accepts (a 500 otherwise).

@@ -25,6 +25,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tenants import jsonlimits
+from tenants.instants import parse_instant
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
@@ -252,7 +253,7 @@ def _pub_date(value) -> tuple[datetime | None, str | None, bool]:
     if value is None or value == "":
         return None, "no 'PubDate'", False
     try:
-        time = datetime.fromisoformat(str(value).strip())
+        time = parse_instant(str(value), allow_naive=True)
     except ValueError:
         return None, f"'PubDate' is not an ISO 8601 time ({value!r})", False
     if time.tzinfo is None:

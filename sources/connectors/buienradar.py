@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from tenants import jsonlimits
+from tenants.instants import instant_or_none
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
@@ -348,14 +349,8 @@ def _number(record: dict, field: str) -> tuple[float | None, str | None]:
 
 def _local_time(text) -> datetime | None:
     """A feed time (Dutch wall-clock time without offset) as an aware datetime; None when unreadable."""
-    if not isinstance(text, str):
-        return None
-    try:
-        time = datetime.fromisoformat(text)
-    except ValueError:
-        return None
     # In the autumn hour that occurs twice, fold=0 reads it as summer time; the feed cannot say which.
-    return time if time.tzinfo else time.replace(tzinfo=AMSTERDAM)
+    return instant_or_none(text, naive_zone=AMSTERDAM)
 
 
 def _station_name(station: dict) -> str:

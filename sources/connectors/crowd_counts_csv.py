@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
+from tenants.instants import parse_instant
+
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
 from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
@@ -579,7 +581,7 @@ def read_counts_file(
             continue
         stamp = cells[time_at].strip()
         try:
-            moment = datetime.fromisoformat(stamp)
+            moment = parse_instant(stamp, allow_naive=True)
         except ValueError:
             skipped.append(f"line {line}: {stamp!r} is not an ISO 8601 time")
             continue

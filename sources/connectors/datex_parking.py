@@ -42,6 +42,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from lxml import etree
 
+from tenants.instants import parse_instant
+
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
 from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
@@ -259,7 +261,7 @@ class DatexParkingConnector(Connector):
         if not text:
             return [], ["no parkingStatusOriginTime; skipped"], False
         try:
-            time = datetime.fromisoformat(text)
+            time = parse_instant(text, allow_naive=True)
         except ValueError:
             return [], [f"parkingStatusOriginTime is not a time ({text!r}); skipped"], False
         naive = time.tzinfo is None

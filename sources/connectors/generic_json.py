@@ -22,6 +22,7 @@ import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError
 
 from tenants import jsonlimits
+from tenants.instants import parse_instant
 
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import HttpClient
@@ -140,7 +141,7 @@ def parse_iso_interval(text: Any) -> tuple[datetime, datetime]:
     if len(parts) > 2:
         raise ValueError(f"time {_show(text)} is not an ISO 8601 instant or start/end interval")
     try:
-        times = [datetime.fromisoformat(part) for part in parts]
+        times = [parse_instant(part, allow_naive=True) for part in parts]
     except ValueError:
         raise ValueError(f"time {_show(text)} is not an ISO 8601 instant or start/end interval") from None
     return times[0], times[-1]

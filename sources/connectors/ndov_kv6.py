@@ -40,6 +40,8 @@ import jsonschema
 from lxml import etree
 from pyproj import CRS, Transformer
 
+from tenants.instants import parse_instant
+
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import safe_url
 from ..plausibility import RANGES
@@ -498,7 +500,7 @@ def _stops_in_areas(at_stop: list, areas: tuple[AreaInfo, ...], remembered: dict
 def _time(text: str, problems: Problems) -> datetime | None:
     """An aware datetime from a KV6 ISO 8601 time; without an offset it is Dutch local time (counted)."""
     try:
-        value = datetime.fromisoformat(text.strip())
+        value = parse_instant(text, allow_naive=True)
     except ValueError:
         return None
     if value.tzinfo is None:

@@ -66,6 +66,8 @@ from typing import NamedTuple
 from django.utils import timezone
 from lxml import etree
 
+from tenants.instants import instant_or_none
+
 from ..choices import DEFAULT_UNITS, Metric
 from . import register
 from .base import Connector, DataInventory, FetchError, ParseError, ParseResult, Payload, Reading
@@ -513,24 +515,12 @@ def read_sites(
 
 
 def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
     # DATEX II times are UTC ("Z"); a time without offset is read as UTC, never as local time.
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return instant_or_none(text, naive_zone=UTC)
 
 
 def _parse_time(text) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return value if value.tzinfo else None
+    return instant_or_none(text)
 
 
 def _number(text: str | None) -> float | None:

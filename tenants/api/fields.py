@@ -2,10 +2,11 @@
 
 from datetime import UTC, datetime
 
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from tenants.instants import instant_or_none
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -25,10 +26,8 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value):
         if isinstance(value, str):
-            try:
-                parsed = parse_datetime(value.strip())
-            except ValueError:
-                parsed = None  # well-formed but impossible (month 13): the parent reports the format
+            # Unreadable text (or month 13) is left to the parent, which reports the format.
+            parsed = instant_or_none(value, allow_naive=True)
             if parsed is not None and parsed.tzinfo is None:
                 self.fail("naive", value=value)
         moment = super().to_internal_value(value)
