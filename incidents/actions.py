@@ -22,6 +22,7 @@ from areas.forecasts import area_history
 from areas.selectors import crowd_level_settings_get, latest_forecasts
 from tenants.models import Tenant
 
+from . import events
 from .choices import DEFAULT_INTERVENTIONS, ActionStatus
 from .models import ActionLogEntry, ActionRevision, Alert, Incident, InterventionType, Outcome
 from .webhooks import action_event, incident_event, outcome_event
@@ -140,9 +141,7 @@ def action_update(*, entry: ActionLogEntry, actor, data: dict) -> ActionLogEntry
     # One event per revision: "closed" when this revision ended or cancelled the entry.
     action_event(entry, "action.closed" if entry.status in CLOSED else "action.revised", changes)
     if entry.status == ActionStatus.ENDED:
-        from .tasks import measure_action_outcomes_task
-
-        transaction.on_commit(lambda: measure_action_outcomes_task.delay(entry.tenant_id, entry.pk))
+        events.publish("action.ended", tenant_id=entry.tenant_id, action_id=entry.pk)
     return entry
 
 

@@ -7,4 +7,7 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
-        from . import demo  # noqa: F401  (registers the demo seeder)
+        from . import (
+            demo,  # noqa: F401  (registers the demo seeder)
+            tasks,  # noqa: F401  (subscribes the task handlers to incidents.events)
+        )

@@ -16,6 +16,7 @@ from sources.models import Source
 from sources.selectors import source_status
 from tenants.models import Tenant
 
+from . import events
 from .choices import AlertKind, AlertState
 from .models import Alert, AlertRule
 from .webhooks import alert_event
@@ -290,10 +291,8 @@ def _open(*, tenant, rule, finding: Finding, now) -> Alert:
 
 def _announce(alert: Alert, event: str, roles: list[str] | None = None) -> None:
     """E-mail the members with ``roles`` (on commit), and emit the webhook event."""
-    from .tasks import email_alert_task
-
     if roles:
-        transaction.on_commit(lambda: email_alert_task.delay(alert.tenant_id, alert.pk, roles))
+        events.publish("alert.announced", tenant_id=alert.tenant_id, alert_id=alert.pk, roles=roles)
     alert_event(alert, event)
 
 

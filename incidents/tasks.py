@@ -10,8 +10,11 @@ from tenants.models import Tenant
 from tenants.retry import backoff_seconds
 from tenants.tasks import TenantTask, for_each_tenant
 
+from . import events
+from .actions import actions_due_for_measurement, measure_outcomes
+from .attachments import attachments_purge
 from .delivery import email_members, post_event
-from .models import Alert, Webhook, WebhookDelivery, WebhookEvent
+from .models import ActionLogEntry, Alert, Webhook, WebhookDelivery, WebhookEvent
 from .services import evaluate_alerts
 
 logger = logging.getLogger(__name__)
@@ -83,8 +86,6 @@ def purge_old_attachments() -> int:
 )
 def purge_tenant_attachments(tenant_id: int) -> dict:
     """Delete one tenant's attachments (with their files) and webhook events older than its retention."""
-    from .attachments import attachments_purge
-
     tenant = Tenant.objects.get(pk=tenant_id)
     counts = attachments_purge(tenant=tenant)
     if any(counts.values()):
@@ -103,8 +104,6 @@ def measure_all_outcomes() -> int:
 )
 def measure_tenant_outcomes(tenant_id: int) -> int:
     """Measure the outcomes due in one tenant."""
-    from .actions import actions_due_for_measurement, measure_outcomes
-
     now = timezone.now()
     tenant = Tenant.objects.get(pk=tenant_id)
     return sum(
@@ -117,7 +116,23 @@ def measure_tenant_outcomes(tenant_id: int) -> int:
 )
 def measure_action_outcomes_task(tenant_id: int, action_id: int) -> int:
     """Measure one action right after it ended (when its window has passed; otherwise the sweep does)."""
-    from .actions import measure_outcomes
-    from .models import ActionLogEntry
-
     return len(measure_outcomes(entry=ActionLogEntry.objects.select_related("tenant").get(pk=action_id)))
+
+
+# --- what the services publish (incidents.events), enqueued here -------------------------------------
+
+
+@events.subscribe("alert.announced")
+def _email_announced_alert(*, tenant_id: int, alert_id: int, roles: list[str]) -> None:
+    email_alert_task.delay(tenant_id, alert_id, roles)
+
+
+@events.subscribe("action.ended")
+def _measure_ended_action(*, tenant_id: int, action_id: int) -> None:
+    measure_action_outcomes_task.delay(tenant_id, action_id)
+
+
+@events.subscribe("webhook_event.stored")
+def _deliver_stored_event(*, tenant_id: int, event_id: int, webhook_ids: list[int]) -> None:
+    for webhook_id in webhook_ids:
+        deliver_webhook_event_task.delay(tenant_id, event_id, webhook_id)

@@ -15,6 +15,7 @@ from sources.secrets import encrypt_secrets
 from tenants import egress
 from tenants.models import Tenant
 
+from . import events
 from .choices import ALERT_EVENTS, WEBHOOK_EVENTS
 from .delivery import alert_data, api_url
 from .models import ActionLogEntry, Alert, Incident, Outcome, Webhook, WebhookEvent
@@ -118,13 +119,9 @@ def event_emit(*, tenant: Tenant, type: str, path: str, data: dict, time=None) -
 
 
 def _deliver_on_commit(event: WebhookEvent, webhook_ids: list[int]) -> None:
-    from .tasks import deliver_webhook_event_task
-
-    def enqueue():
-        for webhook_id in webhook_ids:
-            deliver_webhook_event_task.delay(event.tenant_id, event.pk, webhook_id)
-
-    transaction.on_commit(enqueue)
+    events.publish(
+        "webhook_event.stored", tenant_id=event.tenant_id, event_id=event.pk, webhook_ids=webhook_ids
+    )
 
 
 @transaction.atomic
