@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from areas.levels import LEVELS
 from areas.models import Area
+from areas.selectors import area_list
 from sources.models import Source
 from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
 from tenants.choices import Role
@@ -187,8 +188,6 @@ class AttachmentUploadSerializer(serializers.Serializer):
 
 def _visible_areas(field):
     """Areas the caller may name: all for staff with the view right, own event zones for organisers."""
-    from areas.selectors import area_list
-
     request = field.context.get("request")
     return area_list(membership=request.membership, archived="false")
 

@@ -14,6 +14,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from areas.selectors import area_list
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
 from tenants.api.export import csv_download, csv_response
 from tenants.api.problems import problem_response
@@ -266,8 +267,6 @@ class ActionViewSet(
         )
         entries = entries.prefetch_related("areas", "alerts", "attachments__uploaded_by")
         if not self.has_capability(Capability.VIEW):
-            from areas.selectors import area_list
-
             entries = entries.filter(
                 areas__in=area_list(membership=self.membership, archived="all")
             ).distinct()
@@ -386,8 +385,6 @@ class AttachmentViewSet(mixins.RetrieveModelMixin, TenantGenericViewSet):
     def get_tenant_queryset(self):
         files = ActionAttachment.objects.filter(tenant=self.tenant).select_related("uploaded_by")
         if not self.has_capability(Capability.VIEW):
-            from areas.selectors import area_list
-
             visible = ActionLogEntry.objects.filter(
                 areas__in=area_list(membership=self.membership, archived="all")
             )
@@ -435,8 +432,6 @@ class IncidentViewSet(
     def get_tenant_queryset(self):
         incidents = Incident.objects.filter(tenant=self.tenant).select_related("area", "reported_by")
         if not self.has_capability(Capability.VIEW):
-            from areas.selectors import area_list
-
             incidents = incidents.filter(area__in=area_list(membership=self.membership, archived="all"))
         if self.request.query_params.get("area"):
             incidents = incidents.filter(area__slug=self.request.query_params["area"])
