@@ -77,7 +77,7 @@ def test_dashboard_carries_its_config_and_no_inline_script(client, tenant_a):
     response = client.get("/t/tenant-a/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'id="dashboard-config"' in html and "/static/frontend/dashboard.js" in html
+    assert 'id="dashboard-config"' in html and "/static/frontend/dashboard/main.js" in html
     assert "vendor/maplibre-gl/maplibre-gl-csp.js" in html
     # Every <script> either loads a file or carries JSON data: a Content Security Policy forbids inline code.
     for chunk in html.split("<script")[1:]:

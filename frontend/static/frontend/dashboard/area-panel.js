@@ -1,0 +1,99 @@
+/* The panel of one area: its state in words, the forecast chart, the model and its sources. */
+import { api } from "./api.js";
+import { loadForecast } from "./area-data.js";
+import { HOUR, S, cfg, levelLabel } from "./config.js";
+import { $ } from "./dom.js";
+import { modelText, renderForecastChart } from "./forecast-chart.js";
+import { displayed, flowBasis, flowText, hasFlow } from "./levels.js";
+import { featureOf, render, state } from "./state.js";
+
+/* The render() view of the panel: the selected area's summary at the slider's time. */
+export function renderPanelSummary() {
+  if (!state.selected) { return; }
+  const feature = featureOf(state.selected);
+  if (!feature) { return; }
+  const shown = displayed(feature);
+  const props = feature.properties;
+  const parts = [levelLabel(shown.level)];
+  if (shown.people !== null && shown.people !== undefined) {
+    parts.push(`${Math.round(shown.people)} ${S.people}`);
+    parts.push(props.capacity
+      ? `${Math.round(100 * shown.people / props.capacity)}% ${S.capacity}`
+      : `${shown.density.toFixed(2)} ${S.density}`);
+  }
+  if (hasFlow(shown)) {
+    parts.push(flowText(shown));
+    if (flowBasis(shown)) { parts.push(flowBasis(shown)); }
+  }
+  if (state.offset === 0 && props.status && props.status.trend && props.status.trend["15m"]) {
+    parts.push(S[props.status.trend["15m"]]);
+  }
+  if (shown.stale) { parts.push(S.stale); }
+  const summary = $("area-summary");
+  summary.className = `summary lvl-${shown.level || "none"}`;
+  summary.textContent = parts.join(" · ");
+}
+
+export function openArea(slug) {
+  const feature = featureOf(slug);
+  if (!feature) { return; }
+  state.selected = slug;
+  const props = feature.properties;
+  const panel = $("area-panel");
+  panel.hidden = false;
+  panel.dataset.slug = slug;
+  $("area-title").textContent = props.name;
+  const caption = props.capacity
+    ? `${S.capacity} ${props.capacity}`
+    : `${S.surface} ${Math.round(props.effective_surface_m2).toLocaleString()} m²`;
+  $("chart-caption").textContent = `${S.chart_title} (${caption})`;
+  render(false);
+  panel.focus();
+  const now = Date.now();
+  const start = new Date(now - 24 * HOUR).toISOString();
+  const past = cfg.mayViewHistory
+    ? api(`observations/?area=${encodeURIComponent(slug)}&metric=people_count&resample=hour&start=${encodeURIComponent(start)}`)
+    : Promise.resolve({ series: [] });
+  Promise.all([past, loadForecast(feature), api("areas/status/")]).then(([history, forecast, status]) => {
+    if (state.selected !== slug) { return; }
+    let observed = {};
+    history.series.forEach((series) => {
+      series.points.forEach(([time, people]) => { const t = Date.parse(time); observed[t] = (observed[t] || 0) + people; });
+    });
+    if (!history.series.length && state.history && state.history[slug]) { observed = state.history[slug]; }
+    const points = Object.keys(observed).map(Number).sort((a, b) => a - b).map((t) => [t, observed[t]]);
+    renderForecastChart($("area-chart"), { props, forecast, observed: points, now });
+    $("area-model").textContent = modelText(forecast);
+    const area = status.areas.find((a) => a.slug === slug);
+    renderSources(area ? area.sources : []);
+  }).catch(() => {
+    $("area-model").textContent = S.load_error;
+  });
+}
+
+function renderSources(sources) {
+  const list = $("area-sources");
+  if (!sources.length) {
+    const empty = document.createElement("li");
+    empty.textContent = S.no_sources;
+    list.replaceChildren(empty);
+    return;
+  }
+  list.replaceChildren(...sources.map((s) => {
+    const li = document.createElement("li");
+    const fresh = document.createElement("span");
+    fresh.className = `badge ${s.stale ? "status-stale" : "status-ok"}`;
+    fresh.textContent = s.stale ? S.stale : S.fresh;
+    const text = document.createElement("span");
+    const age = s.time ? `${Math.round((Date.now() - Date.parse(s.time)) / 60000)} ${S.minutes_old}` : "—";
+    text.textContent = `${s.source} / ${s.series} (${s.metric}) · ${age}`;
+    li.append(fresh, text);
+    return li;
+  }));
+}
+
+export function closeArea() {
+  state.selected = null;
+  $("area-panel").hidden = true;
+  render(false);
+}

@@ -1,0 +1,18 @@
+/* The live picture: areas, alerts, the action log and the map layers are fetched again every
+   cfg.refreshSeconds; the weather, which changes slowly, every fourth time. */
+import { loadActions } from "./action-log.js";
+import { loadAreas } from "./area-data.js";
+import { loadAlerts } from "./alerts.js";
+import { cfg } from "./config.js";
+import { loadLayers } from "./map-layers.js";
+
+export function startLiveUpdates() {
+  let ticks = 0;
+  window.setInterval(() => {
+    ticks += 1;
+    loadAreas(false);
+    loadAlerts();
+    loadActions();
+    loadLayers(ticks % 4 === 0);
+  }, cfg.refreshSeconds * 1000);
+}

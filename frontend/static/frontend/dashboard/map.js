@@ -1,0 +1,188 @@
+/* The MapLibre map (maplibre-gl-csp.js, a classic script: global maplibregl) of the tenant's areas,
+   coloured, patterned and labelled by crowd level, in 2D or 3D. */
+import { S, cfg, levelLabel } from "./config.js";
+import { $ } from "./dom.js";
+import { describe, displayed } from "./levels.js";
+import { openArea } from "./area-panel.js";
+import { renderBuildings, renderPois } from "./map-layers.js";
+import { render, state } from "./state.js";
+
+const COLORS = {
+  quiet: "#2e7d32", busy: "#f9a825", very_busy: "#ef6c00", crowded: "#c62828", critical: "#6a1b9a",
+  none: "#9e9e9e"
+};
+const colorExpr = ["match", ["get", "lvl"]];
+Object.keys(COLORS).forEach((level) => { if (level !== "none") { colorExpr.push(level, COLORS[level]); } });
+colorExpr.push(COLORS.none);
+
+/* A dot or hatch pattern per level, so that the map reads without colour. */
+function patternImage(level) {
+  const size = 16;
+  const data = new Uint8Array(size * size * 4);
+  const dot = (px, py) => {
+    const i = (py * size + px) * 4;
+    data[i] = 20; data[i + 1] = 20; data[i + 2] = 20; data[i + 3] = 150;
+  };
+  for (let py = 0; py < size; py += 1) {
+    for (let px = 0; px < size; px += 1) {
+      if (level === "busy" && px % 8 === 0 && py % 8 === 0) { dot(px, py); }
+      if (level === "very_busy" && (px + py) % 8 === 0) { dot(px, py); }
+      if (level === "crowded" && ((px + py) % 6 === 0 || (px - py + 16) % 6 === 0)) { dot(px, py); }
+      if (level === "critical" && ((px + py) % 4 === 0 || (px - py + 16) % 4 === 0)) { dot(px, py); }
+      if (level === "none" && px % 4 === 0 && py % 4 === 0) { dot(px, py); }
+    }
+  }
+  return { width: size, height: size, data };
+}
+
+function addAreaLayers(map) {
+  ["quiet", "busy", "very_busy", "crowded", "critical", "none"].forEach((level) => {
+    map.addImage(`pat-${level}`, patternImage(level));
+  });
+  map.addSource("buildings", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addLayer({
+    id: "buildings-3d", type: "fill-extrusion", source: "buildings", layout: { visibility: "none" },
+    paint: {
+      "fill-extrusion-color": "#9ea3a8", "fill-extrusion-height": ["get", "height"],
+      "fill-extrusion-base": 0, "fill-extrusion-opacity": 0.9
+    }
+  });
+  map.addSource("areas", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addLayer({
+    id: "areas-fill", type: "fill", source: "areas", filter: ["!", ["get", "is_parent"]],
+    paint: { "fill-color": colorExpr, "fill-opacity": 0.55 }
+  });
+  map.addLayer({
+    id: "areas-pattern", type: "fill", source: "areas", filter: ["!", ["get", "is_parent"]],
+    paint: { "fill-pattern": ["concat", "pat-", ["get", "lvl"]] }
+  });
+  map.addLayer({
+    id: "areas-3d", type: "fill-extrusion", source: "areas", filter: ["!", ["get", "is_parent"]],
+    layout: { visibility: "none" },
+    paint: { "fill-extrusion-color": colorExpr, "fill-extrusion-height": ["get", "h"], "fill-extrusion-opacity": 0.85 }
+  });
+  map.addLayer({
+    id: "areas-line", type: "line", source: "areas",
+    paint: {
+      "line-color": ["case", ["get", "is_parent"], "#14213d", "#37474f"],
+      "line-width": ["case", ["get", "selected"], 4, ["get", "is_parent"], 2.5, 1.2],
+      "line-dasharray": ["case", ["get", "is_parent"], ["literal", [3, 2]], ["literal", [1, 0]]]
+    }
+  });
+  ["areas-fill", "areas-3d"].forEach((layer) => {
+    map.on("click", layer, (e) => { if (e.features.length) { openArea(e.features[0].properties.slug); } });
+    map.on("mouseenter", layer, () => { map.getCanvas().style.cursor = "pointer"; });
+    map.on("mouseleave", layer, () => { map.getCanvas().style.cursor = ""; });
+  });
+}
+
+export function initMap() {
+  const { maplibregl } = window;
+  if (!maplibregl) { return; }
+  maplibregl.setWorkerUrl($("maplibre-script").dataset.workerUrl);
+  const style = {
+    version: 8, sources: {},
+    layers: [{ id: "background", type: "background", paint: { "background-color": "#e8ecf0" } }]
+  };
+  if (cfg.tileUrl) {
+    style.sources.base = { type: "raster", tiles: [cfg.tileUrl], tileSize: 256 };
+    style.layers.push({ id: "base", type: "raster", source: "base" });
+  }
+  let map;
+  try {
+    map = new maplibregl.Map({
+      container: "map", style, center: [4.29, 52.11], zoom: 13, attributionControl: false,
+      maxPitch: 70, keyboard: true
+    });
+  } catch (error) {
+    $("map").textContent = error.message;
+    $("map").classList.add("map-failed");
+    return;
+  }
+  state.map = map;
+  map.addControl(new maplibregl.NavigationControl({ visualizePitch: true }), "top-right");
+  map.on("load", () => {
+    addAreaLayers(map);
+    state.mapReady = true;
+    render(true);
+    renderBuildings();
+    renderPois();
+  });
+}
+
+export function setMode(threeD) {
+  state.mode3d = threeD;
+  $("view-2d").setAttribute("aria-pressed", String(!threeD));
+  $("view-3d").setAttribute("aria-pressed", String(threeD));
+  $("map").dataset.mode = threeD ? "3d" : "2d";
+  if (!state.mapReady) { return; }
+  const map = state.map;
+  map.setLayoutProperty("areas-3d", "visibility", threeD ? "visible" : "none");
+  map.setLayoutProperty("areas-fill", "visibility", threeD ? "none" : "visible");
+  map.setLayoutProperty("areas-pattern", "visibility", threeD ? "none" : "visible");
+  renderBuildings();
+  map.easeTo({ pitch: threeD ? 55 : 0, bearing: threeD ? -20 : 0, duration: 600 });
+}
+
+/* The areas' GeoJSON as drawn at the slider's time: level, 3D height, parent and selection flags. */
+function renderedData() {
+  const features = state.geojson.features.map((feature) => {
+    const shown = displayed(feature);
+    const props = { ...feature.properties };
+    delete props.status;
+    props.lvl = shown.level || "none";
+    props.h = Math.max(shown.density || 0, 0.02) * 250;
+    props.is_parent = !!state.parents[props.slug];
+    props.selected = props.slug === state.selected;
+    return { type: "Feature", id: feature.id, geometry: feature.geometry, properties: props };
+  });
+  return { type: "FeatureCollection", features };
+}
+
+function markerElement(feature) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "area-marker";
+  button.dataset.slug = feature.properties.slug;
+  button.addEventListener("click", () => openArea(feature.properties.slug));
+  return button;
+}
+
+/* The render() view of the map: the areas' source and one labelled marker per area. */
+export function renderAreasOnMap(fit) {
+  if (!state.mapReady) { return; }
+  const features = state.geojson.features;
+  state.map.getSource("areas").setData(renderedData());
+  const seen = {};
+  features.forEach((feature) => {
+    const slug = feature.properties.slug;
+    seen[slug] = true;
+    let marker = state.markers[slug];
+    if (!marker) {
+      marker = new window.maplibregl.Marker({ element: markerElement(feature) })
+        .setLngLat(feature.properties.centroid).addTo(state.map);
+      state.markers[slug] = marker;
+    }
+    const shown = displayed(feature);
+    const node = marker.getElement();
+    // Keep MapLibre's own marker classes (they position the element); swap only ours.
+    [...node.classList].forEach((c) => { if (c.startsWith("lvl-")) { node.classList.remove(c); } });
+    node.classList.add("area-marker", `lvl-${shown.level || "none"}`);
+    node.classList.toggle("parent", !!state.parents[slug]);
+    const name = document.createElement("span");
+    name.className = "marker-name";
+    name.textContent = feature.properties.name;
+    const lvl = document.createElement("span");
+    lvl.className = "marker-level";
+    lvl.textContent = levelLabel(shown.level) + (shown.stale ? ` · ${S.stale}` : "");
+    node.replaceChildren(name, lvl);
+    node.setAttribute("aria-label", `${feature.properties.name}: ${describe(shown)}`);
+  });
+  Object.keys(state.markers).forEach((slug) => {
+    if (!seen[slug]) { state.markers[slug].remove(); delete state.markers[slug]; }
+  });
+  if (fit && state.geojson.bbox) {
+    const [west, south, east, north] = state.geojson.bbox;
+    state.map.fitBounds([[west, south], [east, north]], { padding: 60, duration: 0, maxZoom: 17 });
+  }
+}
