@@ -5,6 +5,10 @@ JSON: ``[{"series": "<key>", "time": "<ISO 8601 with zone>", "value": <number>},
 series: the width of its counting line in metres). CSV: a header ``series,time,value`` (optionally
 ``metric,unit,line_width_m``) and one row per observation. Structural problems of the whole body raise
 :class:`PushFormatError`; problems of single rows are returned per row.
+
+:func:`push_ingest` holds the rules for pushed observations, for the REST push endpoint and the
+SensorThings writes alike: which token may push to which source, a disabled source refuses, who may
+create series, and storing through ``services.ingest`` (plausibility, push window, idempotency).
 """
 
 import csv
@@ -13,9 +17,12 @@ import json
 from datetime import datetime
 
 from tenants import jsonlimits
+from tenants.choices import Capability, Role, role_has
 from tenants.instants import InstantError, parse_instant
+from tenants.models import ApiToken
 
-from .services import Item
+from . import services
+from .services import IngestReport, Item
 
 
 class PushFormatError(ValueError):
@@ -171,3 +178,63 @@ def _csv_width(cell: str):
         return float(cell)
     except ValueError:
         return cell
+
+
+class PushRefusedError(Exception):
+    """The push as a whole is refused before anything is read into the store (403 or 409)."""
+
+    def __init__(self, status: int, message: str, code: str):
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+def push_refusal(*, source, token, target: str | None = None) -> PushRefusedError | None:
+    """Why ``token`` may not push to ``source`` now, or None. ``target`` names what is written to."""
+    if isinstance(token, ApiToken) and token.source_ids and source.pk not in token.source_ids:
+        what = target or f"push to source '{source.slug}'"
+        return PushRefusedError(403, f"This token may not {what}.", "permission_denied")
+    if not source.enabled:
+        return PushRefusedError(409, f"Source '{source.slug}' is disabled.", "conflict")
+    return None
+
+
+def push_may_create_series(*, token, role: str) -> bool:
+    """A push may create series it names for the first time: a token that says so, a manager or admin."""
+    if role == Role.ADMIN:
+        return True
+    return token.may_create_series if isinstance(token, ApiToken) else role_has(role, Capability.MANAGE)
+
+
+def push_ingest(
+    *,
+    source,
+    token,
+    items: list[Item],
+    role: str = "",
+    row_errors: list[dict] = (),
+    atomic: bool = False,
+    may_create_series: bool = True,
+) -> IngestReport:
+    """Store pushed rows for ``source``; rows refused while parsing (``row_errors``) are reported with them.
+
+    Raises :class:`PushRefusedError` when the token may not push there or the source is disabled, and
+    ``services.AtomicRejectedError`` when ``atomic`` and any row is rejected (then nothing is stored).
+    ``role`` is the pusher's role in the tenant; ``may_create_series=False``: only existing series (the
+    SensorThings writes name a Datastream).
+    """
+    refusal = push_refusal(source=source, token=token)
+    if refusal:
+        raise refusal
+    report = IngestReport()
+    for error in row_errors:
+        report.reject(error["row"], error["series"], error["reason"])
+    config_metric = source.config.get("default_metric") if isinstance(source.config, dict) else None
+    return services.ingest(
+        source=source,
+        items=items,
+        may_create_series=may_create_series and push_may_create_series(token=token, role=role),
+        default_metric=config_metric,
+        atomic=atomic,
+        report=report,
+        pushed=True,
+    )

@@ -1,8 +1,9 @@
 """Writes of the SensorThings API: Observations, one at a time or as a dataArray (CreateObservations).
 
-Both go through ``sources.services.ingest``, the push API's ingestion path: the same validation (time
-zone, not in the future, counts not negative), the same idempotency (a repeated Datastream + time is a
-duplicate: the first write wins) and the same latest-value and freshness updates.
+Both go through ``sources.push.push_ingest``, the push API's rules and ingestion path: the same token and
+source checks, the same validation (time zone, not in the future, counts not negative), the same
+idempotency (a repeated Datastream + time is a duplicate: the first write wins) and the same latest-value
+and freshness updates.
 """
 
 from dataclasses import dataclass
@@ -14,8 +15,7 @@ from django.utils import timezone
 
 from sources import services as ingestion
 from sources.models import Observation, Series
-from sources.push import parse_time
-from tenants.models import ApiToken
+from sources.push import PushRefusedError, parse_time, push_ingest, push_refusal
 
 from .entities import ENTITY_TYPES
 
@@ -46,12 +46,10 @@ def _datastream(tenant, reference, where: str) -> Series:
 
 
 def _may_write(series: Series, token) -> None:
-    if isinstance(token, ApiToken) and token.source_ids and series.source_id not in token.source_ids:
-        raise WriteError(
-            403, f"This token may not write to Datastream ({series.pk}) of source '{series.source.slug}'."
-        )
-    if not series.source.enabled:
-        raise WriteError(409, f"The source of Datastream ({series.pk}) is disabled.")
+    target = f"write to Datastream ({series.pk}) of source '{series.source.slug}'"
+    refusal = push_refusal(source=series.source, token=token, target=target)
+    if refusal:
+        raise WriteError(refusal.status, refusal.message)
 
 
 def _time(value, where: str) -> datetime:
@@ -98,7 +96,7 @@ def observation_create(*, tenant, token, body, series: Series | None = None) -> 
     _feature_of_interest(series, body.get("FeatureOfInterest"), "Observation")
     row = Row(_time(body.get("phenomenonTime"), "Observation"), body["result"])
     with transaction.atomic():
-        report = _ingest(series, [row])
+        report = _ingest(series, [row], token)
     if report.rejected:
         raise WriteError(400, report.errors[0]["reason"], errors=report.errors)
     if report.conflicts:
@@ -107,9 +105,12 @@ def observation_create(*, tenant, token, body, series: Series | None = None) -> 
     return (201 if report.accepted else 200), observation.pk
 
 
-def _ingest(series: Series, rows: list[Row]) -> ingestion.IngestReport:
+def _ingest(series: Series, rows: list[Row], token) -> ingestion.IngestReport:
     items = [ingestion.Item(row=i, key=series.key, time=r.time, value=r.value) for i, r in enumerate(rows)]
-    return ingestion.ingest(source=series.source, items=items, may_create_series=False, pushed=True)
+    try:
+        return push_ingest(source=series.source, token=token, items=items, may_create_series=False)
+    except PushRefusedError as refusal:  # the source was disabled meanwhile
+        raise WriteError(refusal.status, refusal.message) from None
 
 
 COMPONENTS = {"phenomenonTime", "result", "resultTime", "FeatureOfInterest/id"}
@@ -163,7 +164,7 @@ def observations_create_array(*, tenant, token, body, link) -> list[str]:
     links = []
     with transaction.atomic():
         for series, rows in groups:
-            report = _ingest(series, rows)
+            report = _ingest(series, rows, token)
             rejected = {e["row"] for e in report.errors} | {c["row"] for c in report.conflicts}
             stored = dict(
                 Observation.objects.filter(series=series, time__in=[r.time for r in rows]).values_list(

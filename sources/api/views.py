@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -22,15 +22,23 @@ from rest_framework.views import APIView
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
 from tenants.api.export import csv_download
 from tenants.api.problems import BACKEND_UNAVAILABLE, problem_response
-from tenants.choices import Capability, Role, role_has
-from tenants.models import ApiToken, Membership
+from tenants.choices import Capability, role_has
+from tenants.models import Membership
 from tenants.services import api_token_issue
 
 from .. import selectors, services
 from ..connectors import connector_kinds
 from ..connectors.base import ConnectorError
 from ..models import Series, Source
-from ..push import PushFormatError, TooManyRowsError, parse_csv, parse_json
+from ..push import (
+    PushFormatError,
+    PushRefusedError,
+    TooManyRowsError,
+    parse_csv,
+    parse_json,
+    push_ingest,
+    push_refusal,
+)
 from ..selectors import ObservationQuery, TooManyPointsError, observation_points
 from .serializers import (
     ObservationQuerySerializer,
@@ -310,11 +318,9 @@ class SourceViewSet(TenantModelViewSet):
         return self._push(request, source)
 
     def _push(self, request, source: Source):
-        token = request.auth
-        if isinstance(token, ApiToken) and token.source_ids and source.pk not in token.source_ids:
-            raise PermissionDenied(f"This token may not push to source '{source.slug}'.")
-        if not source.enabled:
-            return problem_response(409, f"Source '{source.slug}' is disabled.", code="conflict")
+        refusal = push_refusal(source=source, token=request.auth)
+        if refusal:  # before the body is read
+            return problem_response(refusal.status, refusal.message, code=refusal.code)
         data = request.data  # parsed first, so an unsupported content type answers 415 before anything else
         body = data.get("body", b"") if isinstance(data, dict) else b""
         parse = parse_csv if (request.content_type or "").startswith("text/csv") else parse_json
@@ -324,26 +330,18 @@ class SourceViewSet(TenantModelViewSet):
             return problem_response(413, str(exc), code="too_many_rows")
         except PushFormatError as exc:
             return problem_response(400, str(exc), code="parse_error")
-        may_create = (
-            token.may_create_series
-            if isinstance(token, ApiToken)
-            else role_has(self.membership.role, Capability.MANAGE)
-        ) or self.membership.role == Role.ADMIN
-        report = services.IngestReport()
-        for error in row_errors:
-            report.reject(error["row"], error["series"], error["reason"])
         atomic = str(request.query_params.get("atomic", "")).lower() in ("1", "true", "yes")
-        config_metric = source.config.get("default_metric") if isinstance(source.config, dict) else None
         try:
-            report = services.ingest(
+            report = push_ingest(
                 source=source,
+                token=request.auth,
+                role=self.membership.role,
                 items=items,
-                may_create_series=may_create,
-                default_metric=config_metric,
+                row_errors=row_errors,
                 atomic=atomic,
-                report=report,
-                pushed=True,
             )
+        except PushRefusedError as exc:  # the source was disabled meanwhile
+            return problem_response(exc.status, exc.message, code=exc.code)
         except services.AtomicRejectedError as exc:
             body = exc.report.as_dict() | {"accepted": 0}
             return problem_response(

@@ -248,3 +248,39 @@ def test_passer_by_counts_are_pushed_with_the_width_of_their_counting_line(pushe
     assert response.json()["accepted"] == 1
     with scopes_disabled():
         assert Series.objects.get(key="line-4").line_width_m == 3.5
+
+
+def test_push_rules_live_in_one_service_for_rest_and_sensorthings(tenant_a):
+    """sources.push.push_ingest: which token may push where, a disabled source, who creates series."""
+    from sources.push import PushRefusedError, push_ingest, push_may_create_series, push_refusal
+    from sources.services import Item
+    from tenants.choices import Role
+    from tenants.scoping import tenant_scope
+
+    with tenant_scope(tenant_a):
+        camera, other = make_source(tenant_a, kind="counting_camera"), make_source(tenant_a, slug="other")
+        vendor = member(tenant_a, Role.INTEGRATION, username="vendor")
+        token, _ = api_token_issue(user=vendor, tenant=tenant_a, source_ids=[camera.pk])
+        assert push_refusal(source=camera, token=token) is None
+        refused = push_refusal(source=other, token=token)
+        assert (refused.status, refused.code) == (403, "permission_denied")
+        assert refused.message == "This token may not push to source 'other'."
+        assert (
+            "write to Datastream (9)"
+            in push_refusal(source=other, token=token, target="write to Datastream (9)").message
+        )
+        assert push_may_create_series(token=token, role=Role.INTEGRATION) is False
+        assert push_may_create_series(token=None, role=Role.ADMIN) is True
+        assert push_may_create_series(token=None, role=Role.OPERATOR) is False
+        now = timezone.now().replace(microsecond=0)
+        rows = [Item(row=0, key="gate-1", time=now, value=12, metric="people_count")]
+        report = push_ingest(source=camera, token=None, role=Role.ADMIN, items=rows, row_errors=[
+            {"row": 1, "series": "gate-1", "reason": "Time 'x' is not ISO 8601"}
+        ])  # fmt: skip
+        assert (report.accepted, report.rejected) == (1, 1)
+        camera.enabled = False
+        camera.save(update_fields=["enabled"])
+        with pytest.raises(PushRefusedError) as caught:
+            push_ingest(source=camera, token=None, role=Role.ADMIN, items=rows)
+        assert (caught.value.status, caught.value.message) == (409, f"Source '{camera.slug}' is disabled.")
+        assert Observation.objects.filter(series__source=camera).count() == 1
