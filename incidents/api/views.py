@@ -1,10 +1,9 @@
 """Views of the incidents API: alerts, rules, webhooks, the action log (CSV export, attachments), outcomes."""
 
-from datetime import UTC
-
 from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -19,7 +18,6 @@ from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantVie
 from tenants.api.export import csv_download, csv_response
 from tenants.api.problems import problem_response
 from tenants.choices import Capability
-from tenants.instants import instant_or_none
 from tenants.scoping import tenant_scope
 
 from .. import actions, selectors, services, webhooks
@@ -40,6 +38,7 @@ from ..models import (
     Outcome,
     Webhook,
 )
+from .filters import ActionFilter, IncidentFilter
 from .serializers import (
     ActionAttachmentSerializer,
     ActionRevisionSerializer,
@@ -257,6 +256,8 @@ class ActionViewSet(
 
     model = ActionLogEntry
     serializer_class = ActionSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ActionFilter
     read_capability = (Capability.VIEW, Capability.EVENTS)
     write_capability = (Capability.OPERATE, Capability.EVENTS)
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -270,28 +271,10 @@ class ActionViewSet(
             entries = entries.filter(
                 areas__in=area_list(membership=self.membership, archived="all")
             ).distinct()
-        params = self.request.query_params
-        if params.get("area"):
-            entries = entries.filter(areas__slug=params["area"])
-        if params.get("intervention"):
-            entries = entries.filter(intervention__slug=params["intervention"])
-        if params.get("status"):
-            entries = entries.filter(status=params["status"])
-        since = params.get("since")
-        if since:
-            entries = entries.filter(started_at__gte=_aware(since, "since"))
-        until = params.get("until")
-        if until:
-            entries = entries.filter(started_at__lt=_aware(until, "until"))
         return entries.order_by("-started_at", "-pk")
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("area", str),
-            OpenApiParameter("intervention", str),
-            OpenApiParameter("status", str),
-            OpenApiParameter("since", OpenApiTypes.DATETIME),
-            OpenApiParameter("until", OpenApiTypes.DATETIME),
             OpenApiParameter(
                 "format",
                 str,
@@ -301,13 +284,14 @@ class ActionViewSet(
         ],
         responses={200: ActionSerializer(many=True), (200, "text/csv"): OpenApiTypes.STR},
         operation_id="tenants_actions_list",
+        filters=True,  # the ActionFilter parameters, also for the CSV export
     )
     def list(self, request, *args, **kwargs):
         export = request.query_params.get("format", "json")
         if export not in ("json", "csv"):
             raise ValidationError({"format": [f"'{export}' is not a format here; use json or csv."]})
         if export == "csv":
-            entries = self.get_queryset()
+            entries = self.filter_queryset(self.get_queryset())
             return csv_response(
                 f"actions-{self.tenant.slug}.csv",
                 ACTION_CSV_COLUMNS,
@@ -425,6 +409,8 @@ class IncidentViewSet(
 
     model = Incident
     serializer_class = IncidentSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = IncidentFilter
     read_capability = (Capability.VIEW, Capability.EVENTS)
     write_capability = (Capability.OPERATE, Capability.EVENTS)
     http_method_names = ["get", "post", "patch", "head", "options"]
@@ -433,10 +419,6 @@ class IncidentViewSet(
         incidents = Incident.objects.filter(tenant=self.tenant).select_related("area", "reported_by")
         if not self.has_capability(Capability.VIEW):
             incidents = incidents.filter(area__in=area_list(membership=self.membership, archived="all"))
-        if self.request.query_params.get("area"):
-            incidents = incidents.filter(area__slug=self.request.query_params["area"])
-        if self.request.query_params.get("kind"):
-            incidents = incidents.filter(kind=self.request.query_params["kind"])
         return incidents.order_by("-occurred_at", "-pk")
 
     def perform_create(self, serializer):
@@ -518,17 +500,6 @@ class LearningView(TenantViewMixin, APIView):
                 f"learning-{self.tenant.slug}.csv", columns, ([row.get(c) for c in columns] for row in rows)
             )
         return Response({"group_by": list(group_by), "rows": rows})
-
-
-def _aware(text: str, name: str):
-    moment = instant_or_none(text)
-    if moment is None:
-        raise ValidationError({name: [f"{text!r} is not an ISO 8601 time with a time zone."]})
-    try:
-        # In UTC: PostgreSQL refuses offsets beyond +-15:59 that Python accepts (a 500 otherwise).
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValidationError({name: [f"{text!r} is out of range."]}) from None
 
 
 ACTION_CSV_COLUMNS = [

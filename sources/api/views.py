@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status
@@ -40,6 +41,7 @@ from ..push import (
     push_refusal,
 )
 from ..selectors import ObservationQuery, TooManyPointsError, observation_points
+from .filters import SeriesFilter
 from .serializers import (
     ObservationQuerySerializer,
     PushResultSerializer,
@@ -439,14 +441,11 @@ class SeriesViewSet(
     model = Series
     serializer_class = SeriesSerializer
     http_method_names = ["get", "patch", "head", "options"]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SeriesFilter
 
     def get_tenant_queryset(self):
-        series = selectors.series_list(tenant=self.tenant, metric=self.request.query_params.get("metric"))
-        if self.request.query_params.get("source"):
-            series = series.filter(source__slug=self.request.query_params["source"])
-        if self.request.query_params.get("area"):
-            series = series.filter(area__slug=self.request.query_params["area"])
-        return series
+        return selectors.series_list(tenant=self.tenant)
 
 
 class ObservationsView(TenantViewMixin, APIView):

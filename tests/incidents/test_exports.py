@@ -97,3 +97,20 @@ def test_safe_cell():
         7,
         None,
     ]
+
+
+def test_list_filters_are_checked_and_apply_to_the_csv_too(api_as, users, tenant_a):
+    make_area(tenant_a, slug="pier")
+    operator = api_as(users["operator"])
+    early = log(operator, started_at="2026-07-04T13:00:00+02:00")
+    late = log(operator, started_at="2026-07-04T17:00:00+02:00")
+    window = {"since": "2026-07-04T14:00:00+02:00", "until": "2026-07-04T18:00:00Z"}
+    assert [e["id"] for e in operator.get(ACTIONS, window).json()["results"]] == [late["id"]]
+    assert [int(r["id"]) for r in rows_of(operator.get(ACTIONS, {**window, "format": "csv"}))] == [late["id"]]
+    assert early["id"] != late["id"]
+    naive = assert_problem(operator.get(ACTIONS, {"since": "2026-07-04T14:00:00"}), 400)
+    assert "has no time zone" in naive["errors"]["since"][0]
+    unknown = assert_problem(operator.get(ACTIONS, {"status": "forgotten"}), 400)
+    assert "forgotten" in unknown["errors"]["status"][0]
+    assert_problem(operator.get("/api/v1/tenants/tenant-a/incidents/", {"kind": "meteor"}), 400)
+    assert_problem(operator.get("/api/v1/tenants/tenant-a/series/", {"metric": "happiness"}), 400)
