@@ -1,1 +1,2 @@
-"""Pages: log-in, the tenant switcher and tenant pages (operator, onboarding, public)."""
+"""Pages: log-in, the tenant switcher and tenant pages (operator dashboard, settings, onboarding, public
+page, register), their templates, translations and static assets. Uses every domain app; none uses it."""
