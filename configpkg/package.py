@@ -24,6 +24,17 @@ SECTIONS = {  # list section -> the schema definition of one item
     "interventions": "intervention",
     "roles": "role",
 }
+# List section -> the field that identifies an item: an import matches objects by it, and a key given twice
+# is an error. Duplicates are reported in this order.
+NATURAL_KEYS = {
+    "events": "slug",
+    "areas": "slug",
+    "sources": "slug",
+    "interventions": "slug",
+    "alert_rules": "name",
+    "roles": "role",
+}
+HEADER_KEYS = ("format", "version", "exported_at", "source_tenant", "template", "includes_geometry")
 _VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
 
@@ -53,6 +64,12 @@ class StructureCheck:
 
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def in_package_order(package: dict) -> dict:
+    """The package's keys in the order of the schema's properties (how every export lays them out)."""
+    order = {key: position for position, key in enumerate(package_schema()["properties"])}
+    return dict(sorted(package.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def json_path(parts) -> str:

@@ -1,181 +1,36 @@
 """Reads of the configpkg app: a tenant's configuration as a package, and the coalition library.
 
-The export runs inside the tenant's scope and reads every section with a fixed number of queries.
-Secrets never leave: a source lists only the *names* of its secrets under ``secrets_required``.
-Members are exported as counts per role, never as names or e-mail addresses.
+The export runs inside the tenant's scope; each section (configpkg.sections) reads its part with a fixed
+number of queries. Secrets never leave: a source lists only the *names* of its secrets under
+``secrets_required``. Members are exported as counts per role, never as names or e-mail addresses.
 """
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from areas.models import Area, CrowdLevelSettings, Event
-from incidents.models import AlertRule, InterventionType
-from sources.connectors import get_connector
-from sources.models import Source
-from sources.secrets import decrypt_secrets
-from tenants.choices import ROLE_CAPABILITIES, Role
-from tenants.models import Membership, Tenant
+from tenants.models import Tenant
 
 from .models import SharedTemplate
-from .package import FORMAT_NAME, FORMAT_VERSION
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def _secret_names(source: Source) -> list[str]:
-    try:
-        return sorted(decrypt_secrets(source.secrets_encrypted))
-    except ValueError:  # undecryptable with today's keys: the names are unknown, the connector's are not
-        try:
-            connector = get_connector(source.kind)
-        except KeyError:
-            return []
-        return sorted(connector.secret_schema.get("properties", {}))
-
-
-def _area_entry(area: Area, *, include_geometry: bool) -> dict:
-    return {
-        "slug": area.slug,
-        "name": area.name,
-        "description": area.description,
-        "kind": area.kind,
-        "geometry": area.geometry if include_geometry else None,
-        "surface_m2": round(area.surface_m2, 2) if include_geometry else None,
-        "usable_surface_m2": area.usable_surface_m2 if include_geometry else None,
-        "capacity": area.capacity,
-        "valid_from": _iso(area.valid_from),
-        "valid_to": _iso(area.valid_to),
-        "tags": list(area.tags or []),
-        "parent": area.parent.slug if area.parent_id else None,
-        "event": area.event.slug if area.event_id else None,
-        "density_bands": area.density_bands,
-        "capacity_bands": area.capacity_bands,
-        "flow_bands": area.flow_bands,
-        "flow_method": area.flow_method,
-    }
-
-
-def _parents_first(areas: list[Area]) -> list[Area]:
-    """Order areas so that a parent comes before its sub-areas (an importer can apply them in order)."""
-    by_pk = {a.pk: a for a in areas}
-    ordered, seen = [], set()
-
-    def visit(area: Area, depth: int = 0) -> None:
-        if area.pk in seen:
-            return
-        seen.add(area.pk)
-        if area.parent_id in by_pk and depth < len(areas):
-            visit(by_pk[area.parent_id], depth + 1)
-        ordered.append(area)
-
-    for area in areas:
-        visit(area)
-    return ordered
+from .package import FORMAT_NAME, FORMAT_VERSION, in_package_order
+from .sections import registered_sections
 
 
 def config_package_build(*, tenant: Tenant, include_geometry: bool = True) -> dict:
-    """The tenant's configuration as one versioned package (requires the tenant's scope)."""
-    settings = CrowdLevelSettings.objects.filter(tenant=tenant).first()
-    events = Event.objects.filter(tenant=tenant).order_by("slug")
-    areas = _parents_first(
-        list(
-            Area.objects.filter(tenant=tenant, archived_at__isnull=True)
-            .select_related("parent", "event")
-            .order_by("slug")
-        )
-    )
-    sources = Source.objects.filter(tenant=tenant).prefetch_related("areas").order_by("slug")
-    rules = AlertRule.objects.filter(tenant=tenant).select_related("area", "source").order_by("name", "pk")
-    interventions = InterventionType.objects.filter(tenant=tenant).order_by("slug")
-    members = dict(
-        Membership.objects.filter(tenant=tenant, is_active=True)
-        .values("role")
-        .annotate(n=Count("pk"))
-        .values_list("role", "n")
-    )
-    return {
+    """The tenant's configuration as one versioned package (requires the tenant's scope).
+
+    The header is this app's; every other key is a section's export (configpkg.sections), and the keys
+    are laid out in the schema's order whatever the order of the sections.
+    """
+    package = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
         "exported_at": timezone.now().isoformat(),
         "source_tenant": {"slug": tenant.slug, "name": tenant.name, "kind": tenant.kind},
         "includes_geometry": include_geometry,
-        "tenant_settings": {
-            "time_zone": tenant.time_zone,
-            "retention_days": tenant.retention_days,
-            "map_tile_url": tenant.map_tile_url,
-        },
-        "public_settings": {
-            "public_page_enabled": tenant.public_page_enabled,
-            "small_count_threshold": tenant.small_count_threshold,
-        },
-        "crowd_levels": {
-            "density_bands": settings.density_bands if settings else None,
-            "capacity_bands": settings.capacity_bands if settings else None,
-            "flow_bands": settings.flow_bands if settings else None,
-        },
-        "events": [
-            {
-                "slug": e.slug,
-                "name": e.name,
-                "description": e.description,
-                "start": _iso(e.start),
-                "end": _iso(e.end),
-                "expected_attendance": e.expected_attendance,
-                "organiser": e.organiser,
-            }
-            for e in events
-        ],
-        "areas": [_area_entry(a, include_geometry=include_geometry) for a in areas],
-        "sources": [
-            {
-                "slug": s.slug,
-                "name": s.name,
-                "kind": s.kind,
-                "config": s.config,
-                "secrets_required": _secret_names(s),
-                "poll_interval": s.poll_interval,
-                "enabled": s.enabled,
-                "areas": sorted(a.slug for a in s.areas.all() if a.archived_at is None),
-                "owner": s.owner,
-                "purpose": s.purpose,
-            }
-            for s in sources
-        ],
-        "alert_rules": [
-            {
-                "name": r.name,
-                "kind": r.kind,
-                "area": r.area.slug if r.area_id else None,
-                "source": r.source.slug if r.source_id else None,
-                "level": r.level,
-                "within_hours": r.within_hours,
-                "minutes": r.minutes,
-                "notify_roles": list(r.notify_roles or []),
-                "enabled": r.enabled,
-            }
-            for r in rules
-        ],
-        "interventions": [
-            {
-                "slug": i.slug,
-                "name": i.name,
-                "description": i.description,
-                "archived": i.archived_at is not None,
-            }
-            for i in interventions
-        ],
-        "roles": [
-            {
-                "role": role.value,
-                "label": str(role.label),
-                "capabilities": sorted(str(c) for c in ROLE_CAPABILITIES[role]),
-                "members": members.get(role.value, 0),
-            }
-            for role in Role
-        ],
     }
+    for section in registered_sections():
+        package.update(section.export(tenant=tenant, include_geometry=include_geometry))
+    return in_package_order(package)
 
 
 def package_summary(package: dict) -> dict:

@@ -6,9 +6,10 @@ The import itself (its three passes: structure, meaning, apply) lives in :mod:`c
 from django.db import transaction
 from django.utils import timezone
 
+from areas.package_sections import clean_tags
 from tenants.models import Tenant
 
-from .importer import GEOMETRY_MODES, ImportReport, ImportRollbackError, PackageImporter, clean_tags
+from .importer import GEOMETRY_MODES, ImportReport, ImportRollbackError, PackageImporter
 from .models import SharedTemplate
 from .package import FORMAT_VERSION
 from .selectors import config_package_build, package_summary
