@@ -149,8 +149,15 @@ def update_latest(
     if not newest:
         return
     if connection.vendor == "postgresql":
-        ids = list(newest)
+        # Concurrent pushes to the same series would otherwise lock their rows in the join's order and
+        # can deadlock (seen with six pushers at once): take the row locks in id order first. The caller's
+        # transaction (ingest) holds them until it commits.
+        ids = sorted(newest)
         with _server_cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {Series._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE",  # noqa: S608
+                [ids],
+            )
             cursor.execute(
                 f"UPDATE {Series._meta.db_table} AS s SET latest_time = u.t, latest_value = u.v "  # noqa: S608
                 "FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS u(id, t, v) "
