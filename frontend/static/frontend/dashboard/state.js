@@ -19,7 +19,9 @@ export function render(fit) {
   renderers.forEach((renderer) => renderer(fit));
 }
 
-export const featureOf = (slug) => state.geojson.features.find((f) => f.properties.slug === slug);
+// Before the areas have loaded there is no feature yet (an alert then shows without its area link).
+export const featureOf = (slug) =>
+  state.geojson ? state.geojson.features.find((f) => f.properties.slug === slug) : undefined;
 
 export const sortedAreas = () =>
   state.geojson.features.map((f) => f.properties).sort((a, b) => a.name.localeCompare(b.name));
