@@ -35,6 +35,9 @@ def insert_observations(
     inserted: set[tuple[int, datetime]] = set()
     table = Observation._meta.db_table
     if connection.vendor == "postgresql":
+        # In key order, so two transactions inserting the same keys (a batch sent again while the first is
+        # still being stored) wait for each other in one order and cannot deadlock.
+        rows = sorted(rows, key=lambda row: (row[0], row[1]))
         if len(rows) <= SMALL_BATCH:
             return _insert_postgresql_arrays(table, tenant_id, rows)
         return _insert_postgresql(table, tenant_id, rows)
@@ -103,7 +106,7 @@ def _insert_postgresql(table: str, tenant_id: int, rows) -> set[tuple[int, datet
                     copy.write_row(row)
             cursor.execute(
                 f"INSERT INTO {table} (tenant_id, series_id, time, value) "  # noqa: S608  (table name from the model)
-                "SELECT %s, series_id, time, value FROM csm_observation_in "
+                "SELECT %s, series_id, time, value FROM csm_observation_in ORDER BY series_id, time "
                 "ON CONFLICT (series_id, time) DO NOTHING "
                 "RETURNING series_id, (extract(epoch FROM time) * 1000000)::bigint",
                 [tenant_id],
