@@ -217,7 +217,9 @@ def push_ingest(
 ) -> IngestReport:
     """Store pushed rows for ``source``; rows refused while parsing (``row_errors``) are reported with them.
 
-    Raises :class:`PushRefusedError` when the token may not push there or the source is disabled, and
+    Raises :class:`PushRefusedError` when the token may not push there or the source is disabled (callers
+    ask :func:`push_refusal` first, to answer before reading a body; the check here is so that no caller
+    can skip it), and
     ``services.AtomicRejectedError`` when ``atomic`` and any row is rejected (then nothing is stored).
     ``role`` is the pusher's role in the tenant; ``may_create_series=False``: only existing series (the
     SensorThings writes name a Datastream).

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from sources import services as ingestion
 from sources.models import Observation, Series
-from sources.push import PushRefusedError, parse_time, push_ingest, push_refusal
+from sources.push import parse_time, push_ingest, push_refusal
 
 from .entities import ENTITY_TYPES
 
@@ -107,10 +107,7 @@ def observation_create(*, tenant, token, body, series: Series | None = None) -> 
 
 def _ingest(series: Series, rows: list[Row], token) -> ingestion.IngestReport:
     items = [ingestion.Item(row=i, key=series.key, time=r.time, value=r.value) for i, r in enumerate(rows)]
-    try:
-        return push_ingest(source=series.source, token=token, items=items, may_create_series=False)
-    except PushRefusedError as refusal:  # the source was disabled meanwhile
-        raise WriteError(refusal.status, refusal.message) from None
+    return push_ingest(source=series.source, token=token, items=items, may_create_series=False)
 
 
 COMPONENTS = {"phenomenonTime", "result", "resultTime", "FeatureOfInterest/id"}

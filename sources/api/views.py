@@ -33,7 +33,6 @@ from ..connectors.base import ConnectorError
 from ..models import Series, Source
 from ..push import (
     PushFormatError,
-    PushRefusedError,
     TooManyRowsError,
     parse_csv,
     parse_json,
@@ -342,8 +341,6 @@ class SourceViewSet(TenantModelViewSet):
                 row_errors=row_errors,
                 atomic=atomic,
             )
-        except PushRefusedError as exc:  # the source was disabled meanwhile
-            return problem_response(exc.status, exc.message, code=exc.code)
         except services.AtomicRejectedError as exc:
             body = exc.report.as_dict() | {"accepted": 0}
             return problem_response(
