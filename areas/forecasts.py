@@ -27,6 +27,7 @@ from tenants.models import Tenant
 from .choices import AreaKind
 from .forecasting.engine import ForecastModel as EngineModel
 from .forecasting.engine import load_model, train
+from .levels import LEVELS
 from .models import Area, AreaForecast, ForecastModel, PanelCalibration
 from .selectors import crowd_level_settings_get, latest_forecasts
 from .status import counting_lines
@@ -321,3 +322,37 @@ def area_forecast(*, tenant: Tenant, area: Area, now: datetime | None = None) ->
         return latest
     created = refresh_forecasts(tenant=tenant, areas=[area], now=now)
     return created[0] if created else latest
+
+
+FORECAST_WINDOW = timedelta(hours=3)
+
+
+def forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:
+    """``forecast_level`` (the next hour), ``forecast_level_3h`` (highest within 3 h) and ``forecast``."""
+    ahead = []
+    if forecast is not None:
+        ahead = [
+            (moment, p)
+            for p in forecast.points
+            if now < (moment := datetime.fromisoformat(p["time"])) <= now + FORECAST_WINDOW
+        ]
+    if not ahead:
+        return {"forecast_level": None, "forecast_level_3h": None, "forecast": None}
+    ahead.sort(key=lambda pair: pair[0])
+    next_hour = ahead[0][1]
+    highest = max(
+        (p for _, p in ahead), key=lambda p: LEVELS.index(p["level"]) if p["level"] in LEVELS else -1
+    )
+    return {
+        "forecast_level": next_hour["level"],
+        "forecast_level_3h": highest["level"],
+        "forecast": {
+            "issued_at": forecast.issued_at.isoformat(),
+            "method": forecast.method,
+            "quantity": forecast.quantity,
+            "next_hour": {
+                key: next_hour.get(key) for key in ("time", "p10", "p50", "p90", "level", "level_p90")
+            },
+            "peak_3h": {key: highest.get(key) for key in ("time", "p50", "level")},
+        },
+    }

@@ -23,7 +23,9 @@ ORGANISER_PERMISSIONS = ("view_event", "change_event")
 
 
 def _tag_index(tags: list[str]) -> str:
-    return "|" + "|".join(tags) + "|" if tags else ""
+    """``|tag|tag|``, lower-cased: tags compare case-insensitively on every database (PostgreSQL's LIKE does
+    not ignore case), whoever wrote them (the API lower-cases them, a service caller may not)."""
+    return "|" + "|".join(tag.strip().lower() for tag in tags) + "|" if tags else ""
 
 
 def _check_area_invariants(area: Area) -> None:

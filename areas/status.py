@@ -92,6 +92,23 @@ class AreaStatus:
         return data
 
 
+# The status keys a map feature carries (no sources: a feature is also what other tenants may be shown).
+MAP_STATUS_KEYS = (
+    "people",
+    "density",
+    "occupancy_pct",
+    "flow",
+    "flow_method",
+    "basis",
+    "level",
+    "public_label",
+    "method",
+    "trend",
+    "as_of",
+    "stale",
+)
+
+
 def _trend(
     now_value: float | None, then_value: float | None, *, small: float = 5.0
 ) -> tuple[str | None, float | None]:

@@ -988,6 +988,199 @@ EXAMPLES: dict[str, dict] = {
     },
 }
 
+# --- Sharing between tenants: Den Haag shows the boulevard to the King's Day organiser ------------------
+
+AGREEMENT = {
+    "id": 3,
+    "provider": {"slug": "den-haag", "name": "Gemeente Den Haag", "kind": "municipality"},
+    "recipient": {"slug": "koningsdag-events", "name": "Koningsdag Events", "kind": "event_organiser"},
+    "side": "provider",
+    "status": "active",
+    "state": "accepted",
+    "areas": [{"slug": "tramhaltes-kurhaus", "name": "Tram stops Kurhaus"}],
+    "area_tag": "boulevard",
+    "kinds": ["status", "forecasts", "alerts"],
+    "valid_from": "2027-04-26T18:00:00+02:00",
+    "valid_to": "2027-04-28T06:00:00+02:00",
+    "purpose": "Koningsdag 2027: the organiser sees the crowd on the boulevard around its stages.",
+    "token_access": False,
+    "offered_at": "2027-04-01T10:00:00+02:00",
+    "offered_by": "den-haag-admin",
+    "responded_at": "2027-04-02T09:12:00+02:00",
+    "responded_by": None,
+    "ended_at": None,
+    "ended_by": None,
+    "ended_by_tenant": None,
+    "end_reason": "",
+}
+AGREEMENT_ENDED = {
+    **AGREEMENT,
+    "status": "ended",
+    "state": "ended",
+    "ended_at": "2027-04-28T01:00:00+02:00",
+    "ended_by": "den-haag-admin",
+    "ended_by_tenant": "den-haag",
+    "end_reason": "Event over.",
+}
+SHARED_OWNER = {"owner": "den-haag", "owner_name": "Gemeente Den Haag", "agreement": 3}
+SHARED_AREAS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "id": "den-haag/tramhaltes-kurhaus",
+            "geometry": PIER_SQUARE,
+            "properties": {
+                **SHARED_OWNER,
+                "slug": "tramhaltes-kurhaus",
+                "name": "Tram stops Kurhaus",
+                "kind": "permanent",
+                "capacity": 1200,
+                "shared": True,
+                "kinds": ["status", "forecasts", "alerts"],
+                "status": AREA_STATUS,
+                "level": "quiet",
+                "forecast_level": "busy",
+                "forecast_level_3h": "crowded",
+                "forecast": None,
+            },
+        }
+    ],
+    "bbox": [4.2627, 52.1168, 4.2637, 52.1175],
+}
+
+EXAMPLES.update(
+    {
+        "tenants_agreements_list": {"responses": {"200": _page(AGREEMENT)}},
+        "tenants_agreements_create": {
+            "request": {
+                "recipient": "koningsdag-events",
+                "areas": ["tramhaltes-kurhaus"],
+                "area_tag": "boulevard",
+                "kinds": ["status", "forecasts", "alerts"],
+                "valid_from": "2027-04-26T18:00:00+02:00",
+                "valid_to": "2027-04-28T06:00:00+02:00",
+                "purpose": AGREEMENT["purpose"],
+                "token_access": False,
+            },
+            "responses": {
+                "201": {**AGREEMENT, "status": "offered", "state": "offered", "responded_at": None}
+            },
+        },
+        "tenants_agreements_retrieve": {"responses": {"200": AGREEMENT}},
+        "tenants_agreements_accept_create": {
+            "responses": {
+                "200": {
+                    **AGREEMENT,
+                    "side": "recipient",
+                    "offered_by": None,
+                    "responded_by": "koningsdag-events-admin",
+                }
+            }
+        },
+        "tenants_agreements_decline_create": {
+            "request": {"reason": "We watch the boulevard with the police this year."},
+            "responses": {
+                "200": {
+                    **AGREEMENT,
+                    "side": "recipient",
+                    "status": "declined",
+                    "state": "declined",
+                    "areas": [],
+                    "offered_by": None,
+                    "responded_by": "koningsdag-events-admin",
+                    "end_reason": "We watch the boulevard with the police this year.",
+                }
+            },
+        },
+        "tenants_agreements_end_create": {
+            "request": {"reason": "Event over."},
+            "responses": {"200": AGREEMENT_ENDED},
+        },
+        "tenants_shared_areas_retrieve": {"responses": {"200": SHARED_AREAS}},
+        "tenants_shared_alerts_list": {
+            "responses": {
+                "200": [
+                    {
+                        "id": 6,
+                        **SHARED_OWNER,
+                        "kind": "manual",
+                        "state": "open",
+                        "level": "crowded",
+                        "message": ALERT["message"],
+                        "area": "tramhaltes-kurhaus",
+                        "area_name": "Tram stops Kurhaus",
+                        "opened_at": T,
+                        "acknowledged_at": None,
+                        "resolved_at": None,
+                    }
+                ]
+            }
+        },
+        "tenants_shared_actions_list": {
+            "responses": {
+                "200": [
+                    {
+                        "id": 2,
+                        **SHARED_OWNER,
+                        "organisation": "Gemeente Den Haag",
+                        "intervention": "Extra public transport",
+                        "description": ACTION["description"],
+                        "areas": ["tramhaltes-kurhaus"],
+                        "status": "ended",
+                        "planned_at": None,
+                        "started_at": ACTION["started_at"],
+                        "ended_at": ACTION["ended_at"],
+                    }
+                ]
+            }
+        },
+        "tenants_shared_series_list": {
+            "responses": {
+                "200": [
+                    {
+                        "id": 12,
+                        **SHARED_OWNER,
+                        "area": "tramhaltes-kurhaus",
+                        "name": "Kurhaus tram stop camera",
+                        "metric": "people_count",
+                        "unit": "",
+                        "lon": 4.2632,
+                        "lat": 52.1171,
+                        "latest_time": T,
+                        "latest_value": 412.0,
+                    }
+                ]
+            }
+        },
+        "tenants_shared_forecasts_list": {
+            "responses": {
+                "200": [
+                    {
+                        **SHARED_OWNER,
+                        "area": "tramhaltes-kurhaus",
+                        "area_name": "Tram stops Kurhaus",
+                        "issued_at": T,
+                        "method": "gradient_boosting",
+                        "quantity": "people",
+                        "points": [
+                            {
+                                "time": "2026-07-04T15:00:00+02:00",
+                                "p10": 380.0,
+                                "p50": 450.0,
+                                "p90": 560.0,
+                                "level": "busy",
+                                "level_p90": "crowded",
+                            }
+                        ],
+                    }
+                ]
+            }
+        },
+    }
+)
+
+
 PROBLEM_EXAMPLES = {
     "400": {
         "type": "urn:csm:problem:validation",

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "sources",
     "areas",
     "incidents",
+    "sharing",
     "sta",
     "configpkg",
     "frontend",

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("areas.api.urls")),
     path("", include("sources.api.urls")),
     path("", include("incidents.api.urls")),
+    path("", include("sharing.api.urls")),
     path("", include("configpkg.api.urls")),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="schema")), name="swagger-ui"),

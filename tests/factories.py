@@ -1,10 +1,11 @@
 """factory_boy factories, and ``make_for_tenant``: one object of a tenant-owned model for generated tests."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from areas.geometry import measure
@@ -21,6 +22,8 @@ from incidents.models import (
     Outcome,
     Webhook,
 )
+from sharing.choices import ShareKind
+from sharing.models import SharingAgreement
 from sources.models import Series, Source
 from tenants.choices import Role
 from tenants.models import AuditEntry, Membership, Tenant
@@ -273,6 +276,29 @@ def make_audit_entry(tenant: Tenant):
     return audit_record(tenant=tenant, actor=None, action="test.entry", object_type="test", object_id=1)
 
 
+def make_agreement(
+    provider: Tenant, recipient: Tenant | None = None, *, areas=None, kinds=None, state="accepted", **kwargs
+):
+    """An agreement by which ``provider`` shares ``areas`` (default: one new area) with ``recipient``
+    (default: a new partner tenant), accepted unless ``state`` says otherwise, valid from an hour ago."""
+    recipient = recipient or TenantFactory(slug=f"partner-of-{provider.slug}")
+    with scopes_disabled():
+        if areas is None:
+            areas = [make_area(provider, slug=f"shared-{Area.objects.count() + 1}")]
+        agreement = SharingAgreement.objects.create(
+            provider=provider,
+            recipient=recipient,
+            kinds=list(ShareKind.values) if kinds is None else kinds,
+            valid_from=kwargs.pop("valid_from", timezone.now() - timedelta(hours=1)),
+            purpose=kwargs.pop("purpose", "Joint event"),
+            state=state,
+            **kwargs,
+        )
+        agreement.parties.set([provider, recipient])
+        agreement.areas.set(areas)
+    return agreement
+
+
 TENANT_OBJECT_MAKERS = {
     Membership: lambda tenant: MembershipFactory(tenant=tenant, role=Role.ANALYST),
     AuditEntry: make_audit_entry,
@@ -289,6 +315,7 @@ TENANT_OBJECT_MAKERS = {
     Area: lambda tenant: make_area(tenant, slug=f"area-{Area.objects.count() + 1}"),
     Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
     SharedTemplate: make_shared_template,
+    SharingAgreement: lambda tenant: make_agreement(tenant),
 }
 
 

@@ -23,9 +23,10 @@ ALLOWED: dict[str, set[str]] = {
     "sources": CORE,
     "areas": CORE | {"sources"},
     "incidents": CORE | {"sources", "areas"},
+    "sharing": CORE | {"sources", "areas", "incidents"},
     "sta": CORE | {"sources", "areas"},
     "configpkg": CORE | {"sources", "areas", "incidents"},
-    "frontend": CORE | {"sources", "areas", "incidents", "configpkg", "sta"},
+    "frontend": CORE | {"sources", "areas", "incidents", "sharing", "configpkg", "sta"},
 }
 APPS = set(ALLOWED)
 

@@ -3,7 +3,6 @@
 import hashlib
 import logging
 import time
-from datetime import datetime, timedelta
 
 import shapely.errors
 from django.conf import settings
@@ -26,11 +25,10 @@ from tenants.choices import Capability
 
 from .. import selectors, services
 from ..buildings import read_buildings
-from ..forecasts import area_forecast
+from ..forecasts import area_forecast, forecast_properties
 from ..geometry import GeometryError, reproject
-from ..levels import LEVELS
-from ..models import Area, AreaForecast, BuildingLayer, Event
-from ..status import area_statuses
+from ..models import Area, BuildingLayer, Event
+from ..status import MAP_STATUS_KEYS, area_statuses
 from .serializers import (
     AreaFilterSerializer,
     AreaForecastSerializer,
@@ -43,21 +41,6 @@ logger = logging.getLogger(__name__)
 
 MAX_IMPORT_FEATURES = 5000
 BAND_FIELDS = ("density_bands", "capacity_bands", "flow_bands")
-FORECAST_WINDOW = timedelta(hours=3)
-STATUS_PROPERTIES = (
-    "people",
-    "density",
-    "occupancy_pct",
-    "flow",
-    "flow_method",
-    "basis",
-    "level",
-    "public_label",
-    "method",
-    "trend",
-    "as_of",
-    "stale",
-)
 FEATURE_ONLY_PROPERTIES = {
     "id",
     "surface_m2",
@@ -189,10 +172,10 @@ class AreaViewSet(TenantModelViewSet):
             geometry = data.pop("geometry")
             properties = dict(data)
             summary = statuses[area.pk].as_dict()  # the crowd picture now, for maps coloured by level
-            properties["status"] = {key: summary[key] for key in STATUS_PROPERTIES}
+            properties["status"] = {key: summary[key] for key in MAP_STATUS_KEYS}
             # Flat copies for GIS tools that style by a top-level property (QGIS, Leaflet choropleths).
             properties["level"] = summary["level"]
-            properties.update(_forecast_properties(forecasts.get(area.pk), now))
+            properties.update(forecast_properties(forecasts.get(area.pk), now))
             features.append(
                 {"type": "Feature", "id": area.slug, "geometry": geometry, "properties": properties}
             )
@@ -313,37 +296,6 @@ def _shared_picture(request, areas: list[Area], name: str, compute) -> dict:
     except Exception:  # idem
         logger.warning("Crowd picture cache unavailable, computing per request")
     return body
-
-
-def _forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:
-    """``forecast_level`` (the next hour), ``forecast_level_3h`` (highest within 3 h) and ``forecast``."""
-    ahead = []
-    if forecast is not None:
-        ahead = [
-            (moment, p)
-            for p in forecast.points
-            if now < (moment := datetime.fromisoformat(p["time"])) <= now + FORECAST_WINDOW
-        ]
-    if not ahead:
-        return {"forecast_level": None, "forecast_level_3h": None, "forecast": None}
-    ahead.sort(key=lambda pair: pair[0])
-    next_hour = ahead[0][1]
-    highest = max(
-        (p for _, p in ahead), key=lambda p: LEVELS.index(p["level"]) if p["level"] in LEVELS else -1
-    )
-    return {
-        "forecast_level": next_hour["level"],
-        "forecast_level_3h": highest["level"],
-        "forecast": {
-            "issued_at": forecast.issued_at.isoformat(),
-            "method": forecast.method,
-            "quantity": forecast.quantity,
-            "next_hour": {
-                key: next_hour.get(key) for key in ("time", "p10", "p50", "p90", "level", "level_p90")
-            },
-            "peak_3h": {key: highest.get(key) for key in ("time", "p50", "level")},
-        },
-    }
 
 
 def _import_problem(errors: list[dict], total: int):

@@ -1,0 +1,165 @@
+"""Serializers of the sharing API: agreements (as each side sees them), offers and the shared picture."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from tenants.api.fields import AwareDateTimeField
+
+from ..choices import ShareKind
+from ..models import SharingAgreement
+from ..selectors import agreement_area_names
+
+
+class PartySerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    """An agreement as the requesting tenant sees it. People are named only to their own organisation: the
+    other side sees the organisation, never its users."""
+
+    provider = PartySerializer(read_only=True)
+    recipient = PartySerializer(read_only=True)
+    side = serializers.SerializerMethodField(
+        help_text="'provider' or 'recipient': the requesting tenant's side."
+    )
+    status = serializers.SerializerMethodField(
+        help_text="offered, scheduled, active, expired, declined or ended (data flows only while active)."
+    )
+    areas = serializers.SerializerMethodField(
+        help_text="The shared areas now (selection and tag). The recipient sees them while the agreement is "
+        "offered, scheduled or active."
+    )
+    offered_by = serializers.SerializerMethodField()
+    responded_by = serializers.SerializerMethodField()
+    ended_by = serializers.SerializerMethodField()
+    ended_by_tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = SharingAgreement
+        fields = [
+            "id", "provider", "recipient", "side", "status", "state", "areas", "area_tag", "kinds",
+            "valid_from", "valid_to", "purpose", "token_access", "offered_at", "offered_by", "responded_at",
+            "responded_by", "ended_at", "ended_by", "ended_by_tenant", "end_reason",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def _tenant(self):
+        return self.context["request"].tenant
+
+    def get_side(self, obj) -> str:
+        return obj.side(self._tenant())
+
+    def get_status(self, obj) -> str:
+        return obj.status()
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(child=serializers.CharField())))
+    def get_areas(self, obj) -> list[dict]:
+        if obj.side(self._tenant()) == "recipient" and obj.status() not in ("offered", "scheduled", "active"):
+            return []
+        return agreement_area_names(obj)
+
+    def _own_user(self, obj, user, tenant_id) -> str | None:
+        if user is None or tenant_id != self._tenant().pk:
+            return None
+        return user.get_username()
+
+    def get_offered_by(self, obj) -> str | None:
+        return self._own_user(obj, obj.offered_by, obj.provider_id)
+
+    def get_responded_by(self, obj) -> str | None:
+        return self._own_user(obj, obj.responded_by, obj.recipient_id)
+
+    def get_ended_by(self, obj) -> str | None:
+        return self._own_user(obj, obj.ended_by, obj.ended_by_tenant_id)
+
+
+class AgreementOfferSerializer(serializers.Serializer):
+    """An offer: to whom, which areas (slugs, and/or a tag), which kinds of data, when and why."""
+
+    recipient = serializers.SlugField(help_text="Slug of the receiving tenant.")
+    areas = serializers.ListField(
+        child=serializers.SlugField(), required=False, default=list, max_length=1000
+    )
+    area_tag = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=ShareKind.choices),
+        min_length=1,
+        max_length=len(ShareKind.values),
+    )
+    valid_from = AwareDateTimeField(required=False, allow_null=True, help_text="Default: now.")
+    valid_to = AwareDateTimeField(required=False, allow_null=True, help_text="Empty: open-ended.")
+    purpose = serializers.CharField(max_length=2000)
+    token_access = serializers.BooleanField(required=False, default=False)
+
+
+class AgreementStepSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class SharedAlertSerializer(serializers.Serializer):
+    """An alert of the provider in a shared area: what, where, when; never who."""
+
+    id = serializers.IntegerField()
+    owner = serializers.CharField(help_text="Slug of the organisation that owns the area.")
+    owner_name = serializers.CharField()
+    agreement = serializers.IntegerField()
+    kind = serializers.CharField()
+    state = serializers.CharField()
+    level = serializers.CharField()
+    message = serializers.CharField()
+    area = serializers.CharField()
+    area_name = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    acknowledged_at = serializers.DateTimeField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+
+
+class SharedActionSerializer(serializers.Serializer):
+    """An action-log entry of the provider for shared areas, attributed to its organisation."""
+
+    id = serializers.IntegerField()
+    owner = serializers.CharField()
+    owner_name = serializers.CharField()
+    agreement = serializers.IntegerField()
+    organisation = serializers.CharField()
+    intervention = serializers.CharField()
+    description = serializers.CharField()
+    areas = serializers.ListField(child=serializers.CharField(), help_text="Only the shared areas it names.")
+    status = serializers.CharField()
+    planned_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+
+
+class SharedSeriesSerializer(serializers.Serializer):
+    """A counter's series in a shared area with its latest value; never the source's URL or credentials."""
+
+    id = serializers.IntegerField()
+    owner = serializers.CharField()
+    owner_name = serializers.CharField()
+    agreement = serializers.IntegerField()
+    area = serializers.CharField()
+    name = serializers.CharField()
+    metric = serializers.CharField()
+    unit = serializers.CharField()
+    lon = serializers.FloatField(allow_null=True)
+    lat = serializers.FloatField(allow_null=True)
+    latest_time = serializers.DateTimeField(allow_null=True)
+    latest_value = serializers.FloatField(allow_null=True)
+
+
+class SharedForecastSerializer(serializers.Serializer):
+    """The latest stored forecast of a shared area: hourly p10/p50/p90 and levels."""
+
+    owner = serializers.CharField()
+    owner_name = serializers.CharField()
+    agreement = serializers.IntegerField()
+    area = serializers.CharField()
+    area_name = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    method = serializers.CharField()
+    quantity = serializers.CharField()
+    points = serializers.ListField(child=serializers.DictField())

@@ -1,0 +1,296 @@
+"""Reads of the sharing app: agreements of a tenant, and the areas an active agreement shares.
+
+The one place where a tenant's request reads another tenant's data: :func:`shared_areas` switches to the
+provider's scope for exactly the areas of agreements that are accepted and valid now, and to nothing else.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from areas.forecasts import forecast_properties
+from areas.models import Area
+from areas.selectors import latest_forecasts
+from areas.status import MAP_STATUS_KEYS, area_statuses
+from incidents.models import ActionLogEntry, Alert
+from sources.models import Series
+from tenants.models import ApiToken, Tenant
+from tenants.scoping import tenant_scope
+
+from .choices import AgreementState, ShareKind
+from .models import SharingAgreement
+
+
+def agreement_list(*, tenant: Tenant, side: str | None = None, status: str | None = None) -> QuerySet:
+    """Agreements ``tenant`` offered or received (``side``: 'provider' or 'recipient'), newest first."""
+    agreements = SharingAgreement.objects.filter(parties=tenant).select_related(
+        "provider", "recipient", "offered_by", "responded_by", "ended_by", "ended_by_tenant"
+    )
+    if side == "provider":
+        agreements = agreements.filter(provider=tenant)
+    elif side == "recipient":
+        agreements = agreements.filter(recipient=tenant)
+    if status:
+        agreements = _with_status(agreements, status, timezone.now())
+    return agreements.order_by("-offered_at", "-id")
+
+
+def _with_status(agreements: QuerySet, status: str, now: datetime) -> QuerySet:
+    expired = Q(valid_to__isnull=False, valid_to__lte=now)
+    if status in (AgreementState.DECLINED, AgreementState.ENDED):
+        return agreements.filter(state=status)
+    open_states = Q(state__in=[AgreementState.OFFERED, AgreementState.ACCEPTED])
+    if status == "expired":
+        return agreements.filter(open_states & expired)
+    if status == "offered":
+        return agreements.filter(Q(state=AgreementState.OFFERED) & ~expired)
+    if status == "active":
+        return agreements.filter(Q(state=AgreementState.ACCEPTED, valid_from__lte=now) & ~expired)
+    if status == "scheduled":
+        return agreements.filter(Q(state=AgreementState.ACCEPTED, valid_from__gt=now) & ~expired)
+    return agreements.none()
+
+
+def agreements_active(
+    *,
+    recipient: Tenant,
+    kind: str | None,
+    token=None,
+    agreement_id: int | None = None,
+    now: datetime | None = None,
+) -> list[SharingAgreement]:
+    """Agreements that share ``kind`` (None: anything) with ``recipient`` now. A request made with an API
+    token only gets agreements that allow token access."""
+    now = now or timezone.now()
+    agreements = SharingAgreement.objects.filter(
+        parties=recipient,
+        recipient=recipient,
+        state=AgreementState.ACCEPTED,
+        valid_from__lte=now,
+        provider__is_active=True,
+    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+    if isinstance(token, ApiToken):
+        agreements = agreements.filter(token_access=True)
+    if agreement_id is not None:
+        agreements = agreements.filter(pk=agreement_id)
+    return [
+        a
+        for a in agreements.select_related("provider").order_by("provider__name", "pk")
+        if kind is None or kind in a.kinds
+    ]
+
+
+@dataclass
+class SharedAreas:
+    """The areas one active agreement shares, read in the provider's scope."""
+
+    agreement: SharingAgreement
+    areas: list[Area]
+
+
+def agreement_areas(agreement: SharingAgreement) -> QuerySet[Area]:
+    """The provider's areas an agreement names: its selection and every area with its tag, not archived.
+
+    Call inside the provider's scope (``provider_scope``); in any other scope the result is empty.
+    """
+    chosen = Q(
+        pk__in=agreement.areas.through.objects.filter(sharingagreement_id=agreement.pk).values("area_id")
+    )
+    if agreement.area_tag:
+        chosen |= Q(tag_index__contains=f"|{agreement.area_tag.lower()}|")
+    return (
+        Area.objects.filter(tenant_id=agreement.provider_id, archived_at__isnull=True)
+        .filter(chosen)
+        .order_by("name", "pk")
+    )
+
+
+@contextmanager
+def provider_scope(agreement: SharingAgreement) -> Iterator[None]:
+    """The provider's tenant scope, for reading what an active agreement shares, and only that."""
+    with tenant_scope(agreement.provider):
+        yield
+
+
+def shared_areas(agreements: list[SharingAgreement]) -> list[SharedAreas]:
+    """For each active agreement, the areas it shares (deduplicated within one agreement)."""
+    result = []
+    for agreement in agreements:
+        with provider_scope(agreement):
+            result.append(SharedAreas(agreement=agreement, areas=list(agreement_areas(agreement))))
+    return result
+
+
+def agreement_area_names(agreement: SharingAgreement) -> list[dict]:
+    """``[{slug, name}]`` of the areas an agreement names now (read in the provider's scope)."""
+    with provider_scope(agreement):
+        return [{"slug": a.slug, "name": a.name} for a in agreement_areas(agreement)]
+
+
+def _owner(agreement: SharingAgreement) -> dict:
+    return {
+        "owner": agreement.provider.slug,
+        "owner_name": agreement.provider.name,
+        "agreement": agreement.pk,
+    }
+
+
+def _feature(agreement: SharingAgreement, area: Area) -> dict:
+    """A shared area as a GeoJSON feature: outline, name and owner; no thresholds, sources or users."""
+    return {
+        "type": "Feature",
+        "id": f"{agreement.provider.slug}/{area.slug}",
+        "geometry": area.geometry,
+        "properties": {
+            **_owner(agreement),
+            "slug": area.slug,
+            "name": area.name,
+            "kind": area.kind,
+            "capacity": area.capacity,
+            "shared": True,
+            "kinds": list(agreement.kinds),
+        },
+    }
+
+
+def shared_feature_collection(shared: list[SharedAreas], now: datetime | None = None) -> dict:
+    """The shared areas as an RFC 7946 FeatureCollection, each with its status (when the agreement shares
+    it: ``status``, ``level``) and latest forecast summary (when it shares forecasts)."""
+    now = now or timezone.now()
+    features, boxes = [], []
+    for item in shared:
+        agreement = item.agreement
+        if not item.areas:
+            continue
+        with provider_scope(agreement):
+            statuses = (
+                area_statuses(tenant=agreement.provider, areas=item.areas, now=now)
+                if ShareKind.STATUS in agreement.kinds
+                else {}
+            )
+            forecasts = latest_forecasts(areas=item.areas) if ShareKind.FORECASTS in agreement.kinds else None
+        for area in item.areas:
+            feature = _feature(agreement, area)
+            if area.pk in statuses:
+                summary = statuses[area.pk].as_dict()
+                feature["properties"]["status"] = {key: summary[key] for key in MAP_STATUS_KEYS}
+                feature["properties"]["level"] = summary["level"]
+            if forecasts is not None:
+                feature["properties"].update(forecast_properties(forecasts.get(area.pk), now))
+            features.append(feature)
+            boxes.append(area)
+    body = {"type": "FeatureCollection", "features": features}
+    if boxes:
+        body["bbox"] = [
+            min(a.min_lon for a in boxes),
+            min(a.min_lat for a in boxes),
+            max(a.max_lon for a in boxes),
+            max(a.max_lat for a in boxes),
+        ]
+    return body
+
+
+def shared_alerts(shared: list[SharedAreas], *, include_resolved_since: datetime | None = None) -> list[dict]:
+    """Alerts in the shared areas: open and acknowledged ones, and resolved ones since the given time."""
+    rows = []
+    for item in shared:
+        if not item.areas:
+            continue
+        names = {a.pk: a for a in item.areas}
+        with provider_scope(item.agreement):
+            alerts = Alert.objects.filter(tenant=item.agreement.provider, area_id__in=list(names))
+            keep = Q(resolved_at__isnull=True)
+            if include_resolved_since is not None:
+                keep |= Q(resolved_at__gte=include_resolved_since)
+            for alert in alerts.filter(keep).order_by("-opened_at", "-pk")[:500]:
+                area = names[alert.area_id]
+                rows.append(
+                    {
+                        "id": alert.pk, **_owner(item.agreement), "kind": alert.kind, "state": alert.state,
+                        "level": alert.level, "message": alert.message, "area": area.slug,
+                        "area_name": area.name,
+                        "opened_at": alert.opened_at, "acknowledged_at": alert.acknowledged_at,
+                        "resolved_at": alert.resolved_at,
+                    }
+                )  # fmt: skip
+    rows.sort(key=lambda r: r["opened_at"], reverse=True)
+    return rows
+
+
+def shared_actions(shared: list[SharedAreas], *, since: datetime | None = None) -> list[dict]:
+    """The provider's action-log entries (current revision) that name a shared area."""
+    rows = []
+    for item in shared:
+        if not item.areas:
+            continue
+        slugs = {a.pk: a.slug for a in item.areas}
+        with provider_scope(item.agreement):
+            entries = (
+                ActionLogEntry.objects.filter(tenant=item.agreement.provider, areas__in=list(slugs))
+                .distinct()
+                .select_related("intervention")
+                .prefetch_related("areas")
+            )
+            if since is not None:
+                entries = entries.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+            for entry in entries.order_by("-started_at", "-created_at", "-pk")[:500]:
+                rows.append(
+                    {
+                        "id": entry.pk, **_owner(item.agreement), "organisation": entry.organisation,
+                        "intervention": entry.intervention.name, "description": entry.description,
+                        "areas": sorted(slugs[a.pk] for a in entry.areas.all() if a.pk in slugs),
+                        "status": entry.status, "planned_at": entry.planned_at,
+                        "started_at": entry.started_at,
+                        "ended_at": entry.ended_at,
+                    }
+                )  # fmt: skip
+    return rows
+
+
+def shared_series(shared: list[SharedAreas]) -> list[dict]:
+    """Series of the shared areas with their latest value."""
+    rows = []
+    for item in shared:
+        if not item.areas:
+            continue
+        slugs = {a.pk: a.slug for a in item.areas}
+        with provider_scope(item.agreement):
+            series = Series.objects.filter(tenant=item.agreement.provider, area_id__in=list(slugs)).order_by(
+                "area_id", "name", "pk"
+            )
+            for s in series:
+                rows.append(
+                    {
+                        "id": s.pk, **_owner(item.agreement), "area": slugs[s.area_id],
+                        "name": s.name or s.key,
+                        "metric": s.metric, "unit": s.unit, "lon": s.lon, "lat": s.lat,
+                        "latest_time": s.latest_time, "latest_value": s.latest_value,
+                    }
+                )  # fmt: skip
+    return rows
+
+
+def shared_forecasts(shared: list[SharedAreas]) -> list[dict]:
+    """The latest stored forecast of each shared area that has one."""
+    rows = []
+    for item in shared:
+        if not item.areas:
+            continue
+        with provider_scope(item.agreement):
+            forecasts = latest_forecasts(areas=item.areas)
+        for area in item.areas:
+            forecast = forecasts.get(area.pk)
+            if forecast is None:
+                continue
+            rows.append(
+                {
+                    **_owner(item.agreement), "area": area.slug, "area_name": area.name,
+                    "issued_at": forecast.issued_at, "method": forecast.method, "quantity": forecast.quantity,
+                    "points": forecast.points,
+                }
+            )  # fmt: skip
+    return rows
