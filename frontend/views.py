@@ -13,7 +13,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from areas.levels import LEVELS, public_label
 from areas.models import Area, AreaForecast, ForecastModel
@@ -21,6 +21,7 @@ from areas.selectors import latest_forecasts
 from areas.status import STALE_AFTER, area_statuses
 from incidents.choices import ActionStatus, AlertKind, IncidentKind, Severity
 from incidents.models import AlertRule
+from sharing.choices import ShareKind
 from sources.connectors import connector_kinds
 from sources.selectors import data_inventory, source_health, source_list
 from tenants.choices import ROLE_CAPABILITIES, Capability, Role, role_has
@@ -100,6 +101,10 @@ DASHBOARD_STRINGS = {
     "stop": gettext_lazy("Stop"),
     "as_of": gettext_lazy("as of"),
     "no_buildings": gettext_lazy("no buildings uploaded"),
+    # Areas and alerts other organisations share with this one: shown, never edited or answered here.
+    "shared_by": gettext_lazy("Shared by %(owner)s"),
+    "shared_read_only": gettext_lazy("shared, read-only"),
+    "shared": gettext_lazy("shared"),
 }
 
 # Labels of the action statuses, incident kinds and severities the dashboard's forms and log show.
@@ -134,6 +139,7 @@ SETTINGS_SECTIONS = {
     "members": (gettext_lazy("Members"), Capability.MEMBERS),
     "alert-rules": (gettext_lazy("Alert rules"), Capability.MANAGE),
     "public": (gettext_lazy("Public page"), Capability.MANAGE),
+    "sharing": (gettext_lazy("Sharing"), Capability.MANAGE),
 }
 
 # Words the settings script shows (messages built in the browser).
@@ -184,6 +190,37 @@ SETTINGS_STRINGS = {
     "buildings_saved": gettext_lazy("Buildings stored:"),
     "heights_from": gettext_lazy("heights from"),
     "secret_set": gettext_lazy("secrets set"),
+    "accept": gettext_lazy("Accept"),
+    "decline": gettext_lazy("Decline"),
+    "end": pgettext_lazy("end an agreement", "End"),
+    "confirm_end": gettext_lazy("Click again to end"),
+    "accepted": gettext_lazy("Accepted."),
+    "declined": gettext_lazy("Declined."),
+    "ended": gettext_lazy("Ended."),
+    "offer_sent": gettext_lazy("Offer sent to"),
+    "open_ended": gettext_lazy("until ended"),
+    "area_tag": gettext_lazy("tag"),
+    "token_access": gettext_lazy("API tokens allowed"),
+    "reason": gettext_lazy("Reason (optional)"),
+    "ended_by": gettext_lazy("ended by"),
+    "no_own_areas": gettext_lazy("This organisation has no areas yet."),
+}
+
+# Labels of what a sharing agreement shares and of the states it goes through (settings page "Sharing").
+SHARE_KIND_LABELS = {
+    ShareKind.STATUS: gettext_lazy("area status (the crowd picture now)"),
+    ShareKind.FORECASTS: gettext_lazy("forecasts"),
+    ShareKind.ALERTS: gettext_lazy("alerts"),
+    ShareKind.SERIES: gettext_lazy("raw series (latest values of the counters)"),
+    ShareKind.ACTION_LOG: gettext_lazy("action-log entries for the shared areas"),
+}
+AGREEMENT_STATUS_LABELS = {
+    "offered": gettext_lazy("offered"),
+    "scheduled": gettext_lazy("scheduled"),
+    "active": gettext_lazy("active"),
+    "expired": gettext_lazy("expired"),
+    "declined": gettext_lazy("declined"),
+    "ended": gettext_lazy("ended"),
 }
 
 
@@ -228,6 +265,8 @@ def tenant_home(request, tenant):
         # map shows an organiser only those, and the API checks every area named).
         "mayLogActions": role_has(role, Capability.OPERATE) or role_has(role, Capability.EVENTS),
         "mayReadActions": role_has(role, Capability.VIEW) or role_has(role, Capability.EVENTS),
+        # What other organisations share with this one (shared/areas/, shared/alerts/) needs the view right.
+        "mayViewShared": role_has(role, Capability.VIEW),
         "actionStatuses": {key: str(label) for key, label in ACTION_STATUS_LABELS.items()},
         "incidentKinds": [[key, str(label)] for key, label in INCIDENT_KIND_LABELS.items()],
         "severities": [[key, str(label)] for key, label in SEVERITY_LABELS.items()],
@@ -285,6 +324,7 @@ def tenant_settings(request, tenant, section=None):
         "api": f"/api/v1/tenants/{tenant_obj.slug}/",
         "root": "/api/v1/",
         "page": section or "index",
+        "tenantName": tenant_obj.name,
         "tileUrl": tenant_obj.map_tile_url,
         "timeZone": tenant_obj.time_zone,
         "language": translation.get_language() or "en",
@@ -292,6 +332,8 @@ def tenant_settings(request, tenant, section=None):
         "roles": [[value, str(label)] for value, label in ROLE_LABELS.items()],
         "levels": [[level, str(DASHBOARD_STRINGS[level])] for level in LEVELS],
         "alertKinds": [[value, str(label)] for value, label in ALERT_KIND_LABELS.items()],
+        "shareKinds": [[value, str(label)] for value, label in SHARE_KIND_LABELS.items()],
+        "agreementStatuses": {key: str(label) for key, label in AGREEMENT_STATUS_LABELS.items()},
         "strings": {key: str(value) for key, value in SETTINGS_STRINGS.items()},
     }
     context = _tenant_context(request)

@@ -10,15 +10,19 @@ import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_scopes import scopes_disabled
 
+from incidents.models import Alert
+from sharing.models import SharingAgreement
 from tenants.mfa import current_code
 from tenants.models import Tenant
-from tests.factories import make_alert
+from tests.factories import PASSWORD, make_alert, make_area, member, otp_code, square
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
@@ -71,10 +75,11 @@ class Session:
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
-    def login(self, username):
+    def login(self, username, password=None):
+        """Log in with the password (the demo users' one unless given) and, when asked, the current code."""
         self.page.goto("/accounts/login/")
         self.page.fill("#id_username", username)
-        self.page.fill("#id_password", "demo")
+        self.page.fill("#id_password", password or "demo")
         self.page.click("main button[type=submit]")
         self.page.wait_for_load_state()
         if "/accounts/otp/verify/" in self.page.url:
@@ -421,3 +426,126 @@ def test_demo_walkthrough(browser, demo):
     organiser.shot("organiser")
     assert organiser.page.goto("/t/den-haag/").status == 404
     organiser.close()
+
+
+@pytest.fixture
+def sharing_partners(live_server, settings, tenant_a, tenant_b):
+    """Two organisations with an admin each (and their authenticators) and one area each; no demo data."""
+    settings.DEBUG = True
+    make_area(tenant_a, slug="harbour", name="Harbour square")
+    make_area(tenant_b, slug="station", name="Station forecourt", geometry=square(lon=4.3200, lat=52.0800))
+    admins = {tenant.slug: member(tenant, "admin") for tenant in (tenant_a, tenant_b)}
+    for user in admins.values():
+        otp_code(user)  # a confirmed authenticator, so that the log-in asks for (and gets) its code
+    return live_server, admins
+
+
+def test_sharing_walkthrough(browser, sharing_partners, tenant_a, tenant_b):
+    # A's admin offers B the harbour through the form: first without a purpose (the field error shows).
+    server, admins = sharing_partners
+    a = Session(browser, server.url)
+    a.login(admins["tenant-a"].username, PASSWORD)
+    apage = a.page
+    apage.goto("/t/tenant-a/settings/sharing/")
+    apage.wait_for_selector("#offer-form[data-ready=true] #offer-areas input[value=harbour]")
+    apage.fill("#offer-recipient", "tenant-b")
+    apage.check("#offer-areas input[value=harbour]")
+    assert apage.is_checked("#offer-kinds input[value=status]")  # the crowd picture, by default
+    apage.check("#offer-kinds input[value=alerts]")
+    # Until a month from now at 14:37 on A's clock, whatever the browser's own time zone.
+    zone = ZoneInfo(tenant_a.time_zone)
+    until = (datetime.now(zone) + timedelta(days=30)).replace(hour=14, minute=37, second=0, microsecond=0)
+    apage.fill("#offer-to", until.strftime("%Y-%m-%dT%H:%M"))
+    apage.click("#offer-save")
+    apage.wait_for_selector("#offer-form .field:has(#offer-purpose) .field-error")
+    assert a.errors == ["Failed to load resource: the server responded with a status of 400 (Bad Request)"]
+    a.errors.clear()
+    apage.fill("#offer-purpose", "Joint King's Day (browser test)")
+    apage.click("#offer-save")
+    offered = apage.locator("#offered-table tr[data-partner=tenant-b]")
+    offered.wait_for()
+    assert offered.get_attribute("data-status") == "offered"
+    assert "Gemeente B" in offered.inner_text() and "Harbour square" in offered.inner_text()
+    assert "14:37" in offered.inner_text()
+    with scopes_disabled():
+        agreement = SharingAgreement.objects.get(provider=tenant_a, recipient=tenant_b)
+    assert agreement.valid_to == until and agreement.kinds == ["status", "alerts"]
+    assert apage.locator("#offer-form .field-error").count() == 0
+    a.shot("settings-sharing-offered")
+
+    # B's admin accepts it on B's sharing page.
+    b = Session(browser, server.url)
+    b.login(admins["tenant-b"].username, PASSWORD)
+    bpage = b.page
+    bpage.goto("/t/tenant-b/settings/sharing/")
+    received = bpage.locator("#received-table tr[data-partner=tenant-a]")
+    received.wait_for()
+    assert received.get_attribute("data-status") == "offered" and "Gemeente A" in received.inner_text()
+    received.locator("button.accept").click()
+    bpage.wait_for_selector("#received-table tr[data-partner=tenant-a][data-status=active] button.end")
+    b.shot("settings-sharing-accepted")
+
+    # B's dashboard: A's harbour as a shared, read-only area named after A, and A's alert there.
+    with scopes_disabled():
+        Alert.objects.create(
+            tenant=tenant_a,
+            kind="manual",
+            area=agreement.areas.get(),
+            message="Harbour gates closed (browser test)",
+            opened_at=datetime.now(UTC),
+        )
+    bpage.goto("/t/tenant-b/")
+    bpage.wait_for_selector("#dashboard[data-ready=true][data-shared-ready=true]")
+    wait_for_dashboard(bpage, 1)
+    marker = bpage.locator(".shared-marker")
+    marker.wait_for()
+    assert marker.count() == 1
+    assert "Harbour square" in marker.inner_text() and "Shared by Gemeente A" in marker.inner_text()
+    group = bpage.locator("#shared-areas .shared-group[data-owner=tenant-a]")
+    assert "Gemeente A" in group.locator("h3").inner_text()
+    assert group.locator(".shared-item").count() == 1
+    assert bpage.locator("#area-list .area-item").count() == 1  # B's own station, apart from A's area
+    shared_alert = bpage.locator("#alerts li.alert-shared")
+    shared_alert.wait_for()
+    assert "Harbour gates closed" in shared_alert.inner_text() and "Gemeente A" in shared_alert.inner_text()
+    assert shared_alert.locator("button").count() == 0  # nothing to acknowledge or answer for A
+    group.locator(".shared-item").click()
+    bpage.wait_for_selector(".shared-popup:has-text('Shared by Gemeente A')")
+    assert bpage.locator("#area-panel").is_hidden()  # no panel (and so no log or incident buttons)
+    b.shot("dashboard-shared")
+
+    # A failing shared request leaves the own picture working: nothing shared is shown, nothing breaks.
+    bpage.route("**/shared/**", lambda route: route.fulfill(status=503, body="{}"))
+    bpage.reload()
+    bpage.wait_for_selector("#dashboard[data-ready=true][data-shared-ready=true]")
+    wait_for_dashboard(bpage, 1)
+    bpage.wait_for_selector("#alerts li")
+    assert bpage.locator(".shared-marker").count() == 0 and bpage.locator("#shared-areas").is_hidden()
+    assert bpage.locator("#area-list .area-item").count() == 1
+    assert bpage.locator("#alerts li.error, #alerts li.alert-shared").count() == 0
+    assert set(b.errors) == {
+        "Failed to load resource: the server responded with a status of 503 (Service Unavailable)"
+    }
+    b.errors.clear()
+    bpage.unroute("**/shared/**")
+
+    # A ends it; B's dashboard, reloaded, shows nothing shared any more.
+    apage.reload()
+    row = apage.locator("#offered-table tr[data-partner=tenant-b][data-status=active]")
+    row.wait_for()
+    row.locator("button.end").click()
+    row.locator("button.end").click()  # the second click confirms
+    ended = apage.locator("#offered-table tr[data-partner=tenant-b][data-status=ended]")
+    ended.wait_for()
+    assert "ended by" in ended.inner_text()
+    a.shot("settings-sharing-ended")
+    a.close()
+
+    bpage.reload()
+    bpage.wait_for_selector("#dashboard[data-ready=true][data-shared-ready=true]")
+    wait_for_dashboard(bpage, 1)
+    assert bpage.locator(".shared-marker").count() == 0
+    assert bpage.locator("#shared-areas").is_hidden()
+    assert bpage.locator("#alerts li.alert-shared").count() == 0
+    b.shot("dashboard-shared-ended")
+    b.close()

@@ -4,7 +4,7 @@ import pytest
 
 from tests.factories import login, member
 
-SECTIONS = ["areas", "crowd-levels", "events", "sources", "members", "alert-rules", "public"]
+SECTIONS = ["areas", "crowd-levels", "events", "sources", "members", "alert-rules", "public", "sharing"]
 PAGES = ["/t/tenant-a/settings/", *(f"/t/tenant-a/settings/{section}/" for section in SECTIONS)]
 
 

@@ -145,6 +145,35 @@
     return isNaN(date.getTime()) ? null : date.toISOString();
   }
 
+  /* Minutes a time zone is ahead of UTC at an instant (ms), e.g. 120 for Europe/Amsterdam in summer. */
+  function zoneOffsetMinutes(timeZone, ms) {
+    var parts = {};
+    new Intl.DateTimeFormat("en-GB", {
+      timeZone: timeZone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+      hour: "2-digit", minute: "2-digit", second: "2-digit"
+    }).formatToParts(new Date(ms)).forEach(function (p) { parts[p.type] = Number(p.value); });
+    var wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second);
+    return Math.round((wall - Math.floor(ms / 1000) * 1000) / 60000);
+  }
+
+  /* The value of a datetime-local input read as a wall-clock time in `timeZone` (the tenant's, an IANA
+     name), as ISO 8601 with that zone's offset ("2027-04-27T10:00:00+02:00"), or null. The server then
+     stores the instant the organisation's clock meant, whatever the browser's own zone. A time in the hour a
+     clock change skips or repeats takes one of the two offsets of that night. */
+  function isoFromZoned(value, timeZone) {
+    var match = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value || "");
+    if (!match) { return null; }
+    var n = match.slice(1).map(function (v) { return Number(v || 0); });
+    var wall = Date.UTC(n[0], n[1] - 1, n[2], n[3], n[4], n[5]);
+    var offset = zoneOffsetMinutes(timeZone, wall);
+    offset = zoneOffsetMinutes(timeZone, wall - offset * 60000);
+    var pad = function (v) { return String(v).padStart(2, "0"); };
+    var sign = offset < 0 ? "-" : "+";
+    var abs = Math.abs(offset);
+    return match[1] + "-" + match[2] + "-" + match[3] + "T" + match[4] + ":" + match[5] + ":" + pad(n[5]) +
+      sign + pad(Math.floor(abs / 60)) + ":" + pad(abs % 60);
+  }
+
   /* A Date as the value of a datetime-local input in the browser's time. */
   function localValue(date) {
     var pad = function (n) { return String(n).padStart(2, "0"); };
@@ -154,6 +183,7 @@
 
   window.Csm = {
     el: el, request: request, results: results, showProblem: showProblem, clearErrors: clearErrors,
-    setStatus: setStatus, isoFromLocal: isoFromLocal, localValue: localValue, messagesOf: messagesOf
+    setStatus: setStatus, isoFromLocal: isoFromLocal, isoFromZoned: isoFromZoned, localValue: localValue,
+    messagesOf: messagesOf
   };
 })();

@@ -792,9 +792,151 @@
     });
   }
 
+  /* --- sharing agreements with other organisations ------------------------------------------------ */
+  function sharingPage() {
+    var form = $("offer-form");
+    var DEFAULT_KINDS = ["status"];
+    var OPEN = ["offered", "scheduled", "active"];
+
+    function partnerOf(a) { return a.side === "provider" ? a.recipient : a.provider; }
+    function areasText(a) {
+      var parts = [];
+      if (a.areas.length) { parts.push(a.areas.map(function (x) { return x.name; }).join(", ")); }
+      if (a.area_tag) { parts.push(S.area_tag + " “" + a.area_tag + "”"); }
+      return parts.join(" · ") || "—";
+    }
+    function kindsText(a) {
+      var text = a.kinds.map(function (k) { return label(cfg.shareKinds, k); }).join(", ");
+      return a.token_access ? text + " · " + S.token_access : text;
+    }
+    function validity(a) { return fmtTime(a.valid_from) + " – " + (a.valid_to ? fmtTime(a.valid_to) : S.open_ended); }
+    function statusCell(a) {
+      var partner = partnerOf(a);
+      var parts = [el("span", { className: "badge agreement-" + a.status, text: cfg.agreementStatuses[a.status] || a.status })];
+      var note = [];
+      if (a.status === "ended" && a.ended_by_tenant) {
+        // The other side's people are never named: its organisation is; ours by user name.
+        note.push(S.ended_by + " " + (a.ended_by_tenant === partner.slug ? partner.name : (a.ended_by || cfg.tenantName)));
+      }
+      if ((a.status === "ended" || a.status === "declined") && a.end_reason) { note.push(a.end_reason); }
+      if (note.length) { parts.push(el("span", { className: "muted small", text: note.join(": ") })); }
+      return cell(parts);
+    }
+
+    function actions(a, statusLine) {
+      var partner = partnerOf(a);
+      var received = a.side === "recipient";
+      var mayAnswer = received && a.status === "offered";
+      var mayEnd = received ? (a.status === "scheduled" || a.status === "active") : OPEN.indexOf(a.status) >= 0;
+      if (!mayAnswer && !mayEnd) { return ""; }
+      var rowForm = el("form", { className: "row-form", novalidate: true });
+      var reason = el("input", {
+        type: "text", name: "reason", maxLength: 2000, placeholder: S.reason, "aria-label": partner.name + ": " + S.reason
+      });
+      function step(name, body, done) {
+        var all = rowForm.querySelectorAll("button");
+        C.clearErrors(rowForm);
+        all.forEach(function (b) { b.disabled = true; });
+        return api("agreements/" + a.id + "/" + name + "/", { method: "POST", body: body }).then(function () {
+          statusLine.className = "form-status";
+          statusLine.textContent = partner.name + ": " + done;
+          return load();
+        }).catch(function (error) {
+          all.forEach(function (b) { b.disabled = false; });
+          C.showProblem(rowForm, error.problem, rowForm);
+        });
+      }
+      var buttons = [];
+      if (mayAnswer) {
+        buttons.push(el("button", {
+          type: "button", className: "small-button accept", text: S.accept,
+          on: { click: function () { step("accept", {}, S.accepted); } }
+        }));
+        buttons.push(el("button", {
+          type: "button", className: "small-button secondary decline", text: S.decline,
+          on: { click: function () { step("decline", { reason: reason.value }, S.declined); } }
+        }));
+      }
+      if (mayEnd) {
+        var end = el("button", { type: "button", className: "small-button danger end", text: S.end });
+        end.addEventListener("click", function () {
+          // Two clicks instead of confirm(), as for removing a member: ending stops the sharing at once.
+          if (end.dataset.armed !== "true") {
+            end.dataset.armed = "true";
+            end.textContent = S.confirm_end;
+            return;
+          }
+          step("end", { reason: reason.value }, S.ended).then(function () {
+            end.dataset.armed = "false";
+            end.textContent = S.end;
+          });
+        });
+        buttons.push(end);
+      }
+      rowForm.append.apply(rowForm, [reason].concat(buttons, [
+        el("div", { className: "form-errors", hidden: true, role: "alert" }),
+        el("span", { className: "form-status", role: "status" })
+      ]));
+      return rowForm;
+    }
+
+    function agreementRow(a, statusLine) {
+      var partner = partnerOf(a);
+      return el("tr", { dataset: { id: String(a.id), status: a.status, partner: partner.slug } }, [
+        el("th", { scope: "row" }, [partner.name, el("span", { className: "muted small", text: partner.slug })]),
+        statusCell(a), cell(areasText(a)), cell(kindsText(a)), cell(validity(a)), cell(a.purpose),
+        cell(actions(a, statusLine))
+      ]);
+    }
+
+    function loadSide(side, table, statusLine) {
+      return api("agreements/?side=" + side + "&page_size=1000").then(function (data) {
+        fillTable(table, C.results(data).map(function (a) { return agreementRow(a, statusLine); }));
+      }).catch(loadError(table));
+    }
+    function load() {
+      return Promise.all([
+        loadSide("recipient", $("received-table"), $("received-status")),
+        loadSide("provider", $("offered-table"), $("offered-status"))
+      ]);
+    }
+
+    function resetForm() {
+      form.reset();
+      checkboxes($("offer-kinds"), cfg.shareKinds, "kinds", DEFAULT_KINDS);
+      $("offer-areas").querySelectorAll("input").forEach(function (input) { input.checked = false; });
+    }
+
+    checkboxes($("offer-kinds"), cfg.shareKinds, "kinds", DEFAULT_KINDS);
+    api("areas/?page_size=1000").then(function (data) {
+      var areas = C.results(data).map(function (a) { return [a.slug, a.name]; });
+      checkboxes($("offer-areas"), areas, "areas", []);
+      if (!areas.length) { $("offer-areas").replaceChildren(el("span", { className: "muted small", text: S.no_own_areas })); }
+    }).catch(fail(form)).then(function () { form.dataset.ready = "true"; });
+    load();
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      C.clearErrors(form);
+      var body = {
+        recipient: $("offer-recipient").value.trim(), areas: checkedValues($("offer-areas")),
+        area_tag: $("offer-tag").value.trim(), kinds: checkedValues($("offer-kinds")),
+        valid_from: C.isoFromZoned($("offer-from").value, cfg.timeZone),
+        valid_to: C.isoFromZoned($("offer-to").value, cfg.timeZone),
+        purpose: $("offer-purpose").value, token_access: $("offer-token-access").checked
+      };
+      $("offer-save").disabled = true;
+      api("agreements/", { method: "POST", body: body }).then(function (agreement) {
+        resetForm();
+        C.setStatus(form, S.offer_sent + " " + agreement.recipient.name + ".");
+        return load();
+      }).catch(fail(form)).then(function () { $("offer-save").disabled = false; });
+    });
+  }
+
   var pages = {
     areas: areasPage, "crowd-levels": crowdLevelsPage, events: eventsPage, sources: sourcesPage,
-    members: membersPage, "alert-rules": alertRulesPage, "public": publicPage
+    members: membersPage, "alert-rules": alertRulesPage, "public": publicPage, sharing: sharingPage
   };
   var page = pages[cfg.page];
   if (page) { page(); }

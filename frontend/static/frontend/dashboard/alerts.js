@@ -1,8 +1,9 @@
-/* The open alerts: acknowledge one, log an action that answers it, or open its area. */
+/* The open alerts: acknowledge one, log an action that answers it, or open its area; below them the open
+   alerts other organisations share with this one, named by their owner. */
 import { openActionDialog } from "./action-log.js";
 import { api } from "./api.js";
 import { S, cfg, timeFmt } from "./config.js";
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 import { openArea } from "./area-panel.js";
 import { featureOf } from "./state.js";
 
@@ -55,23 +56,43 @@ function alertItem(alert) {
   return li;
 }
 
+/* An alert another organisation shares: what, where and whose; acknowledging and answering it is the
+   owner's business, so there are no buttons. */
+function sharedAlertItem(alert) {
+  const owner = S.shared_by.replace("%(owner)s", alert.owner_name);
+  return el("li", {
+    className: `alert alert-${alert.state} alert-shared`, dataset: { sharedAlert: `${alert.owner}/${alert.id}` }
+  }, [
+    el("p", { className: "alert-head" }, [
+      el("span", { className: `badge lvl-${alert.level || "none"}`, text: alert.level ? S[alert.level] : alert.kind }),
+      el("time", { dateTime: alert.opened_at, text: timeFmt.format(new Date(alert.opened_at)) }),
+      el("span", { className: "muted-inline", text: alert.state === "open" ? S.open : S.acknowledged }),
+      el("span", { className: "badge shared-badge", text: S.shared })
+    ]),
+    el("p", { text: alert.message }),
+    el("p", { className: "muted-inline alert-owner", text: alert.area_name ? `${owner} · ${alert.area_name}` : owner })
+  ]);
+}
+
+/* The open alerts other organisations share; none when the request fails (logged, the own list carries on). */
+function loadSharedAlerts() {
+  if (!cfg.mayViewShared) { return Promise.resolve([]); }
+  return api("shared/alerts/").then((rows) => rows.filter((alert) => !alert.resolved_at)).catch((error) => {
+    console.warn("Shared alerts not loaded:", error.message);
+    return [];
+  });
+}
+
 export function loadAlerts() {
   const list = $("alerts");
   if (!list || !cfg.mayReadAlerts) { return Promise.resolve(); }
-  return api("alerts/?state=active&page_size=50").then((data) => {
-    const alerts = data.results || data;
-    if (!alerts.length) {
-      const none = document.createElement("li");
-      none.className = "muted";
-      none.textContent = S.no_alerts;
-      list.replaceChildren(none);
-      return;
-    }
-    list.replaceChildren(...alerts.map(alertItem));
-  }).catch(() => {
-    const item = document.createElement("li");
-    item.className = "error";
-    item.textContent = S.load_error;
-    list.replaceChildren(item);
+  const own = api("alerts/?state=active&page_size=50").then((data) => data.results || data).catch(() => null);
+  return Promise.all([own, loadSharedAlerts()]).then(([alerts, shared]) => {
+    const items = alerts === null
+      ? [el("li", { className: "error", text: S.load_error })]
+      : alerts.map(alertItem);
+    items.push(...shared.map(sharedAlertItem));
+    if (!items.length) { items.push(el("li", { className: "muted", text: S.no_alerts })); }
+    list.replaceChildren(...items);
   });
 }

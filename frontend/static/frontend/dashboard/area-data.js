@@ -1,5 +1,5 @@
 /* Loading the areas (GeoJSON with their live status), the crowd-level bands, the hourly history of the
-   last day and the forecasts into the shared state. */
+   last day, the forecasts and the areas other organisations share into the dashboard's state. */
 import { api } from "./api.js";
 import { HOUR, S, cfg, hourStart, shortFmt } from "./config.js";
 import { $ } from "./dom.js";
@@ -18,6 +18,39 @@ export function loadAreas(fit) {
   }).catch(() => {
     $("updated").textContent = S.load_error;
     $("updated").classList.add("error");
+  });
+}
+
+/* The middle of a polygon's bounding box: where a shared area's label goes (its owner sends no centroid). */
+function boxCentre(geometry) {
+  let west = Infinity, south = Infinity, east = -Infinity, north = -Infinity;
+  const walk = (coords) => {
+    if (typeof coords[0] === "number") {
+      west = Math.min(west, coords[0]); east = Math.max(east, coords[0]);
+      south = Math.min(south, coords[1]); north = Math.max(north, coords[1]);
+      return;
+    }
+    coords.forEach(walk);
+  };
+  walk((geometry && geometry.coordinates) || []);
+  return west <= east ? [(west + east) / 2, (south + north) / 2] : null;
+}
+
+/* The areas other organisations share with this tenant, with their live status when it is shared. A failed
+   request shows nothing shared (and says why in the console): the own picture carries on regardless. */
+export function loadSharedAreas() {
+  if (!cfg.mayViewShared) { return Promise.resolve(); }
+  return api("shared/areas/").then((data) => {
+    const features = (data && Array.isArray(data.features) ? data.features : [])
+      .filter((f) => f.geometry && f.properties);
+    features.forEach((f) => { f.properties.centroid = boxCentre(f.geometry); });
+    state.shared = { type: "FeatureCollection", features, bbox: data.bbox };
+  }).catch((error) => {
+    console.warn("Shared areas not loaded:", error.message);
+    state.shared = { type: "FeatureCollection", features: [] };
+  }).then(() => {
+    render(false);
+    $("dashboard").dataset.sharedReady = "true";
   });
 }
 

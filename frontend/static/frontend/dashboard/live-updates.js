@@ -1,7 +1,8 @@
-/* The live picture: areas, alerts, the action log and the map layers are fetched again every
-   cfg.refreshSeconds; the weather, which changes slowly, every fourth time. */
+/* The live picture: areas and alerts (the own ones and those other organisations share), the action log
+   and the map layers are fetched again every cfg.refreshSeconds; the weather, which changes slowly, every
+   fourth time. */
 import { loadActions } from "./action-log.js";
-import { loadAreas } from "./area-data.js";
+import { loadAreas, loadSharedAreas } from "./area-data.js";
 import { loadAlerts } from "./alerts.js";
 import { cfg } from "./config.js";
 import { loadLayers } from "./map-layers.js";
@@ -11,6 +12,7 @@ export function startLiveUpdates() {
   window.setInterval(() => {
     ticks += 1;
     loadAreas(false);
+    loadSharedAreas();
     loadAlerts();
     loadActions();
     loadLayers(ticks % 4 === 0);

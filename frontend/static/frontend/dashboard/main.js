@@ -4,23 +4,26 @@
    sources; the open alerts and the action log. Everything comes from the tenant API with the session
    cookie (and the CSRF token for writes). This module only wires the parts together. */
 import { initActionDialog, loadActions, openActionDialog } from "./action-log.js";
-import { loadAreas, loadBands } from "./area-data.js";
+import { loadAreas, loadBands, loadSharedAreas } from "./area-data.js";
 import { closeArea, renderPanelSummary } from "./area-panel.js";
 import { loadAlerts } from "./alerts.js";
 import { cfg } from "./config.js";
 import { $ } from "./dom.js";
 import { initIncidentDialog, openIncidentDialog } from "./incident-dialog.js";
 import { startLiveUpdates } from "./live-updates.js";
-import { initMap, renderAreasOnMap, setMode } from "./map.js";
+import { initMap, renderAreasOnMap, renderSharedOnMap, setMode } from "./map.js";
 import { initLayerToggles, loadBuildings, loadLayers } from "./map-layers.js";
 import { onRender, render, state } from "./state.js";
-import { renderAreaList } from "./status-list.js";
+import { renderAreaList, renderSharedList } from "./status-list.js";
 import { initTimeSlider } from "./time-slider.js";
 
-// render() draws these in this order: the map, the list of areas, the open area's summary.
+// render() draws these in this order: the map, the list of areas, the open area's summary, and the areas
+// other organisations share with this one (on the map and in the list).
 onRender(renderAreasOnMap);
 onRender(renderAreaList);
 onRender(renderPanelSummary);
+onRender(renderSharedOnMap);
+onRender(renderSharedList);
 
 initLayerToggles();
 
@@ -49,7 +52,7 @@ document.addEventListener("keydown", (e) => {
 
 $("map").dataset.mode = "2d";
 initMap();
-Promise.all([loadBands(), loadAreas(true)]).then(() => {
+Promise.all([loadBands(), loadAreas(true), loadSharedAreas()]).then(() => {
   render(true);
   $("dashboard").dataset.ready = "true";
   return loadActions();

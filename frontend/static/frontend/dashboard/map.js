@@ -1,7 +1,7 @@
 /* The MapLibre map (maplibre-gl-csp.js, a classic script: global maplibregl) of the tenant's areas,
    coloured, patterned and labelled by crowd level, in 2D or 3D. */
 import { S, cfg, levelLabel } from "./config.js";
-import { $ } from "./dom.js";
+import { $, el } from "./dom.js";
 import { describe, displayed } from "./levels.js";
 import { openArea } from "./area-panel.js";
 import { renderBuildings, renderPois } from "./map-layers.js";
@@ -47,6 +47,21 @@ function addAreaLayers(map) {
       "fill-extrusion-base": 0, "fill-extrusion-opacity": 0.9
     }
   });
+  // Shared areas of other organisations under the own ones: a light fill and a dashed outline in the level's
+  // colour, so that they read as someone else's picture.
+  map.addSource("shared-areas", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addLayer({
+    id: "shared-fill", type: "fill", source: "shared-areas", paint: { "fill-color": colorExpr, "fill-opacity": 0.2 }
+  });
+  map.addLayer({
+    id: "shared-line", type: "line", source: "shared-areas",
+    paint: { "line-color": colorExpr, "line-width": 2.5, "line-dasharray": [2, 1.5] }
+  });
+  map.on("click", "shared-fill", (e) => {
+    if (e.features.length) { openSharedPopup(e.features[0].properties.key, e.lngLat); }
+  });
+  map.on("mouseenter", "shared-fill", () => { map.getCanvas().style.cursor = "pointer"; });
+  map.on("mouseleave", "shared-fill", () => { map.getCanvas().style.cursor = ""; });
   map.addSource("areas", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   map.addLayer({
     id: "areas-fill", type: "fill", source: "areas", filter: ["!", ["get", "is_parent"]],
@@ -139,6 +154,83 @@ function renderedData() {
   return { type: "FeatureCollection", features };
 }
 
+/* A shared area at the slider's time: its owner shares the live picture only, so another hour shows no data. */
+export function sharedShown(feature) {
+  const st = feature.properties.status;
+  if (state.offset !== 0 || !st) { return { level: null, people: null, density: null, stale: false }; }
+  return {
+    level: st.level || feature.properties.level || null, people: st.people, density: st.density, flow: st.flow,
+    flowMethod: st.flow_method, stale: !!(st.level && st.stale)
+  };
+}
+
+export const sharedBy = (props) => S.shared_by.replace("%(owner)s", props.owner_name);
+const sharedFeature = (key) => state.shared.features.find((f) => f.id === key);
+
+/* The popup of a shared area: its name, whose it is and its state in words. Nothing to edit or log. */
+export function openSharedPopup(key, lngLat) {
+  const feature = sharedFeature(key);
+  if (!state.mapReady || !feature) { return; }
+  const props = feature.properties;
+  const node = el("div", { className: "shared-popup", dataset: { key } }, [
+    el("strong", { text: props.name }),
+    el("p", { className: "muted small", text: `${sharedBy(props)} · ${S.shared_read_only}` }),
+    el("p", { text: describe(sharedShown(feature)) })
+  ]);
+  if (state.sharedPopup) { state.sharedPopup.remove(); }
+  state.sharedPopup = new window.maplibregl.Popup({ closeButton: true, maxWidth: "16rem" })
+    .setLngLat(lngLat || props.centroid).setDOMContent(node).addTo(state.map);
+}
+
+/* Fly to a shared area and open its popup (from the list beside the map). */
+export function showSharedArea(key) {
+  const feature = sharedFeature(key);
+  if (!state.mapReady || !feature || !feature.properties.centroid) { return; }
+  state.map.easeTo({ center: feature.properties.centroid, zoom: Math.max(state.map.getZoom(), 15) });
+  openSharedPopup(key);
+}
+
+/* The render() view of the shared areas: their layer and one labelled marker each ("Shared by ..."). */
+export function renderSharedOnMap() {
+  if (!state.mapReady) { return; }
+  const features = state.shared.features;
+  state.map.getSource("shared-areas").setData({
+    type: "FeatureCollection",
+    features: features.map((feature) => ({
+      type: "Feature", geometry: feature.geometry,
+      properties: { key: feature.id, lvl: sharedShown(feature).level || "none" }
+    }))
+  });
+  const seen = {};
+  features.forEach((feature) => {
+    const props = feature.properties;
+    if (!props.centroid) { return; }
+    seen[feature.id] = true;
+    let marker = state.sharedMarkers[feature.id];
+    if (!marker) {
+      const button = el("button", { type: "button", className: "shared-marker", dataset: { key: feature.id } });
+      button.addEventListener("click", () => openSharedPopup(feature.id));
+      marker = new window.maplibregl.Marker({ element: button }).setLngLat(props.centroid).addTo(state.map);
+      state.sharedMarkers[feature.id] = marker;
+    }
+    marker.setLngLat(props.centroid);
+    const shown = sharedShown(feature);
+    const node = marker.getElement();
+    [...node.classList].forEach((c) => { if (c.startsWith("lvl-")) { node.classList.remove(c); } });
+    node.classList.add("shared-marker", `lvl-${shown.level || "none"}`);
+    node.replaceChildren(
+      el("span", { className: "marker-name", text: props.name }),
+      el("span", { className: "marker-owner", text: sharedBy(props) }),
+      el("span", { className: "marker-level", text: levelLabel(shown.level) + (shown.stale ? ` · ${S.stale}` : "") })
+    );
+    node.setAttribute("aria-label", `${props.name} (${sharedBy(props)}, ${S.shared_read_only}): ${describe(shown)}`);
+  });
+  Object.keys(state.sharedMarkers).forEach((key) => {
+    if (!seen[key]) { state.sharedMarkers[key].remove(); delete state.sharedMarkers[key]; }
+  });
+  if (state.sharedPopup && !features.length) { state.sharedPopup.remove(); state.sharedPopup = null; }
+}
+
 function markerElement(feature) {
   const button = document.createElement("button");
   button.type = "button";
@@ -181,8 +273,13 @@ export function renderAreasOnMap(fit) {
   Object.keys(state.markers).forEach((slug) => {
     if (!seen[slug]) { state.markers[slug].remove(); delete state.markers[slug]; }
   });
-  if (fit && state.geojson.bbox) {
-    const [west, south, east, north] = state.geojson.bbox;
+  // The first view takes in the own areas and those shared with this organisation.
+  const boxes = [state.geojson.bbox, state.shared.features.length && state.shared.bbox].filter(Boolean);
+  if (fit && boxes.length) {
+    const west = Math.min(...boxes.map((b) => b[0]));
+    const south = Math.min(...boxes.map((b) => b[1]));
+    const east = Math.max(...boxes.map((b) => b[2]));
+    const north = Math.max(...boxes.map((b) => b[3]));
     state.map.fitBounds([[west, south], [east, north]], { padding: 60, duration: 0, maxZoom: 17 });
   }
 }

@@ -4,7 +4,9 @@ export const state = {
   geojson: null, offset: 0, selected: null, mode3d: false, bands: null, history: null,
   forecasts: {}, statuses: {}, markers: {}, map: null, mapReady: false, parents: {},
   buildings: null, pois: [], poiMarkers: {}, weather: {},
-  layers: { buildings: true, transit: true, parking: true, weather: true }
+  layers: { buildings: true, transit: true, parking: true, weather: true },
+  // Areas other organisations share with this one (shared/areas/): drawn and listed apart, never edited.
+  shared: { type: "FeatureCollection", features: [] }, sharedMarkers: {}, sharedPopup: null
 };
 
 const renderers = [];
