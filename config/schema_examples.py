@@ -994,6 +994,7 @@ AGREEMENT = {
     "id": 3,
     "provider": {"slug": "den-haag", "name": "Gemeente Den Haag", "kind": "municipality"},
     "recipient": {"slug": "koningsdag-events", "name": "Koningsdag Events", "kind": "event_organiser"},
+    "operation": None,
     "side": "provider",
     "status": "active",
     "state": "accepted",
@@ -1176,6 +1177,107 @@ EXAMPLES.update(
                     }
                 ]
             }
+        },
+    }
+)
+
+
+OPERATION = {
+    "id": 1,
+    "slug": "koningsdag-2027",
+    "name": "Koningsdag 2027 Den Haag",
+    "description": "King's Day on the boulevard and in the city centre: one picture, one action log.",
+    "lead": {"slug": "den-haag", "name": "Gemeente Den Haag", "kind": "municipality"},
+    "starts_at": "2027-04-26T18:00:00+02:00",
+    "ends_at": "2027-04-28T06:00:00+02:00",
+    "closed_at": None,
+    "status": "running",
+    "public_page": True,
+    "participants": [
+        {"tenant": {"slug": "den-haag", "name": "Gemeente Den Haag", "kind": "municipality"}, "role": "lead",
+         "state": "joined"},
+        {"tenant": {"slug": "rotterdam", "name": "Gemeente Rotterdam", "kind": "municipality"},
+         "role": "neighbouring city", "state": "joined"},
+        {"tenant": {"slug": "koningsdag-events", "name": "Koningsdag Events", "kind": "event_organiser"},
+         "role": "organiser", "state": "invited"},
+    ],
+    "my_state": "joined",
+    "on_duty": ["den-haag-operator"],
+    "created_at": "2027-04-01T10:00:00+02:00",
+}  # fmt: skip
+OPERATION_LOG_ENTRY = {
+    "id": 2,
+    "organisation": "Gemeente Den Haag",
+    "tenant": "den-haag",
+    "author": "den-haag-operator",
+    "intervention": "Extra public transport",
+    "description": ACTION["description"],
+    "areas": ["tramhaltes-kurhaus"],
+    "status": "ended",
+    "planned_at": None,
+    "started_at": ACTION["started_at"],
+    "ended_at": ACTION["ended_at"],
+    "created_at": ACTION["created_at"],
+    "outcomes": [{"area": "tramhaltes-kurhaus", "method": "forecast_counterfactual", "effect_pct": -18.5}],
+}
+OPERATION_AGREEMENT = {
+    **AGREEMENT,
+    "recipient": None,
+    "operation": {"id": 1, "slug": "koningsdag-2027", "name": "Koningsdag 2027 Den Haag"},
+    "purpose": "Joint operation: Koningsdag 2027 Den Haag",
+    "valid_from": OPERATION["starts_at"],
+    "valid_to": OPERATION["ends_at"],
+}
+
+EXAMPLES.update(
+    {
+        **_resource(
+            "tenants_operations",
+            OPERATION,
+            {
+                "slug": "koningsdag-2027",
+                "name": "Koningsdag 2027 Den Haag",
+                "description": OPERATION["description"],
+                "starts_at": "2027-04-26T18:00:00+02:00",
+                "ends_at": "2027-04-28T06:00:00+02:00",
+                "public_page": True,
+                "invite": ["rotterdam", "koningsdag-events"],
+            },
+            {"ends_at": "2027-04-28T04:00:00+02:00"},
+            ops="lcrp",
+        ),
+        "tenants_operations_invite_create": {
+            "request": {"tenant": "koningsdag-events", "role": "organiser"},
+            "responses": {"200": OPERATION},
+        },
+        "tenants_operations_join_create": {"responses": {"200": OPERATION}},
+        "tenants_operations_close_create": {
+            "responses": {"200": {**OPERATION, "status": "over", "closed_at": "2027-04-28T01:00:00+02:00"}}
+        },
+        "tenants_operations_contribute_create": {
+            "request": {
+                "areas": ["tramhaltes-kurhaus"],
+                "area_tag": "boulevard",
+                "kinds": ["status", "alerts"],
+            },
+            "responses": {"201": OPERATION_AGREEMENT},
+        },
+        "tenants_operations_duty_create": {"request": {"on_duty": True}, "responses": {"200": OPERATION}},
+        "tenants_operations_picture_retrieve": {"responses": {"200": SHARED_AREAS}},
+        "tenants_operations_alerts_list": {
+            "responses": {"200": EXAMPLES["tenants_shared_alerts_list"]["responses"]["200"]}
+        },
+        "tenants_operations_log_list": {"responses": {"200": [OPERATION_LOG_ENTRY]}},
+        "tenants_operations_log_create": {
+            "request": {
+                "intervention": "extra-public-transport",
+                "description": ACTION["description"],
+                "areas": ["tramhaltes-kurhaus"],
+                "started_at": ACTION["started_at"],
+            },
+            "responses": {
+                "201": {**OPERATION_LOG_ENTRY, "status": "active", "ended_at": None, "outcomes": []}
+            },
         },
     }
 )

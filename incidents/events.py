@@ -6,6 +6,8 @@ services never import the tasks, the tasks import the services, and nothing runs
 rolled back. Events:
 
 - ``alert.announced`` (tenant_id, alert_id, roles): e-mail the members with these roles;
+- ``alert.opened`` (tenant_id, alert_id): every new alert, for apps above incidents (sharing tells the
+  participants of a joint operation who are on duty);
 - ``action.ended`` (tenant_id, action_id): measure the action's outcomes;
 - ``webhook_event.stored`` (tenant_id, event_id, webhook_ids): deliver the event to each webhook.
 

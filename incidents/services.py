@@ -293,6 +293,8 @@ def _announce(alert: Alert, event: str, roles: list[str] | None = None) -> None:
     """E-mail the members with ``roles`` (on commit), and emit the webhook event."""
     if roles:
         events.publish("alert.announced", tenant_id=alert.tenant_id, alert_id=alert.pk, roles=roles)
+    if event == "alert.opened":
+        events.publish("alert.opened", tenant_id=alert.tenant_id, alert_id=alert.pk)
     alert_event(alert, event)
 
 

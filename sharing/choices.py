@@ -18,3 +18,10 @@ class AgreementState(models.TextChoices):
     ACCEPTED = "accepted", "accepted"
     DECLINED = "declined", "declined"
     ENDED = "ended", "ended"
+
+
+class ParticipantState(models.TextChoices):
+    INVITED = "invited", "invited"
+    JOINED = "joined", "joined"
+    DECLINED = "declined", "declined"
+    LEFT = "left", "left"

@@ -22,13 +22,13 @@ from tenants.models import ApiToken, Tenant
 from tenants.scoping import tenant_scope
 
 from .choices import AgreementState, ShareKind
-from .models import SharingAgreement
+from .models import JointOperation, OperationDuty, OperationLogLink, OperationParticipant, SharingAgreement
 
 
 def agreement_list(*, tenant: Tenant, side: str | None = None, status: str | None = None) -> QuerySet:
     """Agreements ``tenant`` offered or received (``side``: 'provider' or 'recipient'), newest first."""
     agreements = SharingAgreement.objects.filter(parties=tenant).select_related(
-        "provider", "recipient", "offered_by", "responded_by", "ended_by", "ended_by_tenant"
+        "provider", "recipient", "operation", "offered_by", "responded_by", "ended_by", "ended_by_tenant"
     )
     if side == "provider":
         agreements = agreements.filter(provider=tenant)
@@ -61,18 +61,23 @@ def agreements_active(
     kind: str | None,
     token=None,
     agreement_id: int | None = None,
+    operation=None,
     now: datetime | None = None,
 ) -> list[SharingAgreement]:
     """Agreements that share ``kind`` (None: anything) with ``recipient`` now. A request made with an API
-    token only gets agreements that allow token access."""
+    token only gets agreements that allow token access. ``operation``: only that operation's agreements,
+    the reader's own contributions included (the operation's picture shows every participant's areas)."""
     now = now or timezone.now()
+    # Directly to this tenant, or through an operation it joined (parties holds the joined participants).
     agreements = SharingAgreement.objects.filter(
-        parties=recipient,
-        recipient=recipient,
-        state=AgreementState.ACCEPTED,
-        valid_from__lte=now,
-        provider__is_active=True,
+        parties=recipient, state=AgreementState.ACCEPTED, valid_from__lte=now, provider__is_active=True
     ).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+    if operation is not None:
+        agreements = agreements.filter(operation=operation)
+    else:
+        agreements = agreements.filter(
+            Q(recipient=recipient) | (Q(operation__isnull=False) & ~Q(provider=recipient))
+        )
     if isinstance(token, ApiToken):
         agreements = agreements.filter(token_access=True)
     if agreement_id is not None:
@@ -294,3 +299,126 @@ def shared_forecasts(shared: list[SharedAreas]) -> list[dict]:
                 }
             )  # fmt: skip
     return rows
+
+
+# --- joint operations --------------------------------------------------------------------------------
+
+
+def operation_list(*, tenant: Tenant, status: str | None = None) -> QuerySet:
+    """Operations ``tenant`` leads, joined or is invited to."""
+    operations = JointOperation.objects.filter(parties=tenant).select_related("lead")
+    now = timezone.now()
+    if status == "planned":
+        operations = operations.filter(starts_at__gt=now, closed_at__isnull=True)
+    elif status == "running":
+        operations = operations.filter(starts_at__lte=now, ends_at__gt=now, closed_at__isnull=True)
+    elif status == "over":
+        operations = operations.filter(Q(ends_at__lte=now) | Q(closed_at__isnull=False))
+    return operations.order_by("-starts_at", "-pk")
+
+
+def operation_participants(operation: JointOperation) -> list[OperationParticipant]:
+    return list(
+        OperationParticipant.objects.filter(operation=operation).select_related("tenant").order_by("pk")
+    )
+
+
+def is_joined(operation: JointOperation, tenant: Tenant) -> bool:
+    """Whether ``tenant`` has joined (an invitee sees the operation, not what is shared in it)."""
+    return OperationParticipant.objects.filter(operation=operation, tenant=tenant, state="joined").exists()
+
+
+def operation_on_duty(operation: JointOperation, *, tenant: Tenant) -> list[str]:
+    """Usernames of ``tenant``'s members on duty for the operation (each participant sees only its own)."""
+    return sorted(
+        OperationDuty.objects.filter(operation=operation, tenant=tenant).values_list(
+            "user__username", flat=True
+        )
+    )
+
+
+def operation_shared(operation: JointOperation, *, reader: Tenant, kind: str | None, token=None):
+    """What the operation's participants (the reader included) bring in and share now, as SharedAreas."""
+    agreements = agreements_active(recipient=reader, kind=kind, token=token, operation=operation)
+    return shared_areas(agreements)
+
+
+def operation_log(operation: JointOperation) -> tuple[list[dict], list[Tenant]]:
+    """The common action log: every linked entry, newest first, attributed to its organisation and the
+    person who wrote it, with its measured outcomes; and the tenants whose entries it holds."""
+    links = list(
+        OperationLogLink.objects.filter(operation=operation)
+        .select_related("tenant")
+        .order_by("-created_at", "-pk")
+    )
+    by_tenant: dict[int, list[OperationLogLink]] = {}
+    for link in links:
+        by_tenant.setdefault(link.tenant_id, []).append(link)
+    rows, authors = [], []
+    for tenant_links in by_tenant.values():
+        tenant = tenant_links[0].tenant
+        authors.append(tenant)
+        # The writer's own log, in its scope: an entry of the operation is shown to every participant.
+        with tenant_scope(tenant):
+            entries = (
+                ActionLogEntry.objects.filter(pk__in=[link.action_id for link in tenant_links])
+                .select_related("intervention", "created_by")
+                .prefetch_related("areas", "outcomes__area")
+            )
+            for entry in entries:
+                author = entry.created_by
+                rows.append(
+                    {
+                        "id": entry.pk,
+                        "organisation": tenant.name,
+                        "tenant": tenant.slug,
+                        "author": (author.get_full_name() or author.get_username()) if author else "",
+                        "intervention": entry.intervention.name,
+                        "description": entry.description,
+                        "areas": sorted(a.slug for a in entry.areas.all()),
+                        "status": entry.status,
+                        "planned_at": entry.planned_at,
+                        "started_at": entry.started_at,
+                        "ended_at": entry.ended_at,
+                        "created_at": entry.created_at,
+                        "outcomes": [
+                            {"area": o.area.slug, "method": o.method, "effect_pct": o.effect_pct}
+                            for o in entry.outcomes.all()
+                        ],
+                    }
+                )
+    rows.sort(key=lambda r: r["started_at"] or r["planned_at"] or r["created_at"], reverse=True)
+    return rows, authors
+
+
+def operations_sharing_area(*, area: Area, owner: Tenant, now: datetime | None = None) -> list[tuple]:
+    """``[(operation, [e-mail, ...])]``: the running operations ``owner`` brought ``area`` into with alerts
+    shared, and the addresses of the other participants' members on duty for each. In ``owner``'s scope."""
+    now = now or timezone.now()
+    agreements = (
+        SharingAgreement.objects.filter(
+            provider=owner, operation__isnull=False, state=AgreementState.ACCEPTED, valid_from__lte=now
+        )
+        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        .select_related("operation", "provider")
+    )
+    found = []
+    for agreement in agreements:
+        if ShareKind.ALERTS not in agreement.kinds:
+            continue
+        if not agreement_areas(agreement).filter(pk=area.pk).exists():
+            continue
+        duties = (
+            OperationDuty.objects.filter(
+                operation=agreement.operation,
+                tenant__in=agreement.parties.all(),
+                user__is_active=True,
+                tenant__is_active=True,
+            )
+            .exclude(tenant=owner)
+            .exclude(user__email="")
+        )
+        addresses = sorted(set(duties.values_list("user__email", flat=True)))
+        if addresses:
+            found.append((agreement.operation, addresses))
+    return found

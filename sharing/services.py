@@ -25,31 +25,29 @@ class AgreementStateError(Exception):
     """The step is not possible in the agreement's current state (accepting an expired offer, ...)."""
 
 
-def _audit(agreement: SharingAgreement, *, actor, action: str, details: dict | None = None) -> None:
+def audit_agreement(
+    agreement: SharingAgreement, *, actor, action: str, details: dict | None = None, tenants=None
+) -> None:
+    """One entry per party (or per tenant of ``tenants``) for a step of ``agreement``."""
     audit_record_for_tenants(
-        tenants=[agreement.provider, agreement.recipient],
+        tenants=tenants if tenants is not None else agreement.audit_tenants(),
         actor=actor,
         action=f"sharing.agreement.{action}",
         obj=agreement,
-        object_label=f"{agreement.provider.slug} → {agreement.recipient.slug}",
+        object_label=f"{agreement.provider.slug} → {agreement.recipient_label}",
         details={
             "provider": agreement.provider.slug,
-            "recipient": agreement.recipient.slug,
+            "recipient": agreement.recipient.slug if agreement.recipient_id else None,
+            **({"operation": agreement.operation.slug} if agreement.operation_id else {}),
             **(details or {}),
         },
     )
 
 
-def _validate_offer(
-    *, provider: Tenant, recipient_slug: str, area_slugs: list[str], area_tag: str, kinds: list[str],
-    valid_from: datetime, valid_to: datetime | None, purpose: str, now: datetime,
-) -> tuple[Tenant | None, list[Area]]:  # fmt: skip
-    errors: dict[str, list[str]] = {}
-    recipient = tenant_get_active(slug=recipient_slug or "")
-    if recipient is None:
-        errors["recipient"] = [f"There is no active tenant '{recipient_slug}'."]
-    elif recipient.pk == provider.pk:
-        errors["recipient"] = ["A tenant cannot share with itself."]
+def validate_shared_selection(
+    *, provider: Tenant, area_slugs: list[str], area_tag: str, kinds: list[str], errors: dict
+) -> list[Area]:
+    """The provider's own, unarchived areas named by slug (errors name any other), and known kinds."""
     slugs = list(dict.fromkeys(area_slugs))
     areas = list(Area.objects.filter(tenant=provider, slug__in=slugs, archived_at__isnull=True))
     unknown = sorted(set(slugs) - {a.slug for a in areas})
@@ -64,6 +62,22 @@ def _validate_offer(
         ]
     elif not kinds:
         errors["kinds"] = ["Share at least one kind of data."]
+    return areas
+
+
+def _validate_offer(
+    *, provider: Tenant, recipient_slug: str, area_slugs: list[str], area_tag: str, kinds: list[str],
+    valid_from: datetime, valid_to: datetime | None, purpose: str, now: datetime,
+) -> tuple[Tenant | None, list[Area]]:  # fmt: skip
+    errors: dict[str, list[str]] = {}
+    recipient = tenant_get_active(slug=recipient_slug or "")
+    if recipient is None:
+        errors["recipient"] = [f"There is no active tenant '{recipient_slug}'."]
+    elif recipient.pk == provider.pk:
+        errors["recipient"] = ["A tenant cannot share with itself."]
+    areas = validate_shared_selection(
+        provider=provider, area_slugs=area_slugs, area_tag=area_tag, kinds=kinds, errors=errors
+    )
     if valid_to is not None and valid_to <= valid_from:
         errors["valid_to"] = ["valid_to must be after valid_from."]
     elif valid_to is not None and valid_to <= now:
@@ -114,7 +128,7 @@ def agreement_offer(
     )
     agreement.parties.set([provider, recipient])
     agreement.areas.set(areas)
-    _audit(
+    audit_agreement(
         agreement,
         actor=actor,
         action="offered",
@@ -130,10 +144,18 @@ def agreement_offer(
     return agreement
 
 
+def _refuse_operation_agreement(agreement: SharingAgreement, step: str) -> None:
+    if agreement.operation_id:
+        raise AgreementStateError(
+            f"An operation agreement is not {step} on its own: participants share by joining the operation "
+            f"'{agreement.operation.slug}'."
+        )
+
+
 def _locked(agreement: SharingAgreement) -> SharingAgreement:
     return (
-        SharingAgreement.objects.select_for_update()
-        .select_related("provider", "recipient")
+        SharingAgreement.objects.select_for_update(of=("self",))
+        .select_related("provider", "recipient", "operation")
         .get(pk=agreement.pk)
     )
 
@@ -145,6 +167,7 @@ def agreement_accept(
     """The recipient accepts an open offer; data flows from ``valid_from``."""
     now = now or timezone.now()
     agreement = _locked(agreement)
+    _refuse_operation_agreement(agreement, "accepted")
     if tenant.pk != agreement.recipient_id:
         raise PermissionDenied(
             f"Only the receiving tenant ({agreement.recipient.slug}) can accept this offer."
@@ -161,7 +184,7 @@ def agreement_accept(
     agreement.state = AgreementState.ACCEPTED
     agreement.responded_at, agreement.responded_by = now, _user(actor)
     agreement.save(update_fields=["state", "responded_at", "responded_by"])
-    _audit(agreement, actor=actor, action="accepted")
+    audit_agreement(agreement, actor=actor, action="accepted")
     return agreement
 
 
@@ -172,6 +195,7 @@ def agreement_decline(
     """The recipient declines an open offer."""
     now = now or timezone.now()
     agreement = _locked(agreement)
+    _refuse_operation_agreement(agreement, "declined")
     if tenant.pk != agreement.recipient_id:
         raise PermissionDenied(
             f"Only the receiving tenant ({agreement.recipient.slug}) can decline this offer."
@@ -184,7 +208,7 @@ def agreement_decline(
     agreement.responded_at, agreement.responded_by = now, _user(actor)
     agreement.end_reason = reason.strip()[:MAX_PURPOSE]
     agreement.save(update_fields=["state", "responded_at", "responded_by", "end_reason"])
-    _audit(agreement, actor=actor, action="declined", details={"reason": agreement.end_reason})
+    audit_agreement(agreement, actor=actor, action="declined", details={"reason": agreement.end_reason})
     return agreement
 
 
@@ -195,6 +219,11 @@ def agreement_end(
     """Either side ends an offer or an accepted agreement, at once: nothing is shared from this moment."""
     now = now or timezone.now()
     agreement = _locked(agreement)
+    if agreement.operation_id and tenant.pk != agreement.provider_id:
+        raise PermissionDenied(
+            f"Only {agreement.provider.slug}, which brought these areas into the operation, can end this; "
+            "a participant leaves the operation instead."
+        )
     if agreement.state not in (AgreementState.OFFERED, AgreementState.ACCEPTED):
         raise AgreementStateError(f"This agreement is already {agreement.state}.")
     was = agreement.status(now)
@@ -202,7 +231,7 @@ def agreement_end(
     agreement.ended_at, agreement.ended_by, agreement.ended_by_tenant = now, _user(actor), tenant
     agreement.end_reason = reason.strip()[:MAX_PURPOSE]
     agreement.save(update_fields=["state", "ended_at", "ended_by", "ended_by_tenant", "end_reason"])
-    _audit(
+    audit_agreement(
         agreement, actor=actor, action="ended",
         details={"ended_by_tenant": tenant.slug, "was": was, "reason": agreement.end_reason},
     )  # fmt: skip
@@ -215,11 +244,11 @@ def shared_read_record(
     """Write one audit entry per agreement read, in the trail of both tenants: who read what of whose."""
     for agreement in agreements:
         audit_record_for_tenants(
-            tenants=[agreement.provider, agreement.recipient],
+            tenants=agreement.audit_tenants(reader=reader),
             actor=actor,
             action="sharing.read",
             obj=agreement,
-            object_label=f"{agreement.provider.slug} → {agreement.recipient.slug}",
+            object_label=f"{agreement.provider.slug} → {agreement.recipient_label}",
             details={"kind": kind, "reader": reader.slug, "areas": areas.get(agreement.pk, [])},
         )
 

@@ -23,7 +23,7 @@ from incidents.models import (
     Webhook,
 )
 from sharing.choices import ShareKind
-from sharing.models import SharingAgreement
+from sharing.models import JointOperation, SharingAgreement
 from sources.models import Series, Source
 from tenants.choices import Role
 from tenants.models import AuditEntry, Membership, Tenant
@@ -280,8 +280,11 @@ def make_agreement(
     provider: Tenant, recipient: Tenant | None = None, *, areas=None, kinds=None, state="accepted", **kwargs
 ):
     """An agreement by which ``provider`` shares ``areas`` (default: one new area) with ``recipient``
-    (default: a new partner tenant), accepted unless ``state`` says otherwise, valid from an hour ago."""
-    recipient = recipient or TenantFactory(slug=f"partner-of-{provider.slug}")
+    (default: a new partner tenant; none with ``operation=``: every party of it), accepted unless ``state``
+    says otherwise, valid from an hour ago."""
+    operation = kwargs.get("operation")
+    if recipient is None and operation is None:
+        recipient = TenantFactory(slug=f"partner-of-{provider.slug}")
     with scopes_disabled():
         if areas is None:
             areas = [make_area(provider, slug=f"shared-{Area.objects.count() + 1}")]
@@ -294,9 +297,31 @@ def make_agreement(
             state=state,
             **kwargs,
         )
-        agreement.parties.set([provider, recipient])
+        agreement.parties.set([provider, recipient] if recipient else list(operation.parties.all()))
         agreement.areas.set(areas)
     return agreement
+
+
+def make_operation(lead: Tenant, *participants: Tenant, slug: str | None = None, **kwargs):
+    """A running joint operation led by ``lead`` (from an hour ago, for a day) that ``participants`` joined
+    (default: a new partner tenant)."""
+    from sharing.models import OperationParticipant
+
+    participants = participants or (TenantFactory(slug=f"partner-of-{lead.slug}"),)
+    now = timezone.now()
+    with scopes_disabled():
+        operation = JointOperation.objects.create(
+            lead=lead,
+            slug=slug or f"operation-{JointOperation.objects.count() + 1}",
+            name=kwargs.pop("name", "Koningsdag"),
+            starts_at=kwargs.pop("starts_at", now - timedelta(hours=1)),
+            ends_at=kwargs.pop("ends_at", now + timedelta(days=1)),
+            **kwargs,
+        )
+        operation.parties.set([lead, *participants])
+        for tenant in (lead, *participants):
+            OperationParticipant.objects.create(operation=operation, tenant=tenant, state="joined")
+    return operation
 
 
 TENANT_OBJECT_MAKERS = {
@@ -316,6 +341,7 @@ TENANT_OBJECT_MAKERS = {
     Event: lambda tenant: make_event(tenant, slug=f"event-{Event.objects.count() + 1}"),
     SharedTemplate: make_shared_template,
     SharingAgreement: lambda tenant: make_agreement(tenant),
+    JointOperation: lambda tenant: make_operation(tenant),
 }
 
 

@@ -4,7 +4,7 @@ For each route and method, an admin of tenant A (every right) must get 404:
 1. for tenant B's URL (B's slug, B's object ids), and
 2. for B's object ids under A's own slug (the tenant scope must hide them),
 and B's objects must be untouched afterwards. This holds with a sharing agreement in place too: B shares all
-its areas and every kind of data with A (API tokens allowed), and still none of B's routes answers A; shared
+its areas and every kind of data with A (API tokens allowed), both are in a joint operation, and still none of B's routes answers A; shared
 data reaches A only through A's own ``/shared/`` routes (tests/sharing). A GET of A's own object proves the route works, so a
 404 cannot come from a broken route. New endpoints are covered without anyone adding a test; a route
 whose model has no maker in tests/factories.py fails loudly.
@@ -18,7 +18,7 @@ from django_scopes import scopes_disabled
 from drf_spectacular.generators import SchemaGenerator
 
 from areas.models import Area
-from tests.factories import make_agreement, make_for_tenant, member, token_for
+from tests.factories import make_agreement, make_for_tenant, make_operation, member, token_for
 
 METHODS = ("get", "post", "put", "patch", "delete")
 PARAM = re.compile(r"{(\w+)}")
@@ -78,7 +78,11 @@ def test_member_of_a_gets_404_for_tenant_b(path, method, tenant_a, tenant_b, api
     obj_a = make_for_tenant(model, tenant_a) if has_object else None
     obj_b = make_for_tenant(model, tenant_b) if has_object else None
     with scopes_disabled():
-        make_agreement(tenant_b, tenant_a, areas=list(Area.objects.filter(tenant=tenant_b)), token_access=True)
+        b_areas = list(Area.objects.filter(tenant=tenant_b))
+        make_agreement(tenant_b, tenant_a, areas=b_areas, token_access=True)
+        # ... and both work one joint operation, to which B brought all its areas.
+        operation = make_operation(tenant_b, tenant_a, slug="joint")
+        make_agreement(tenant_b, areas=b_areas, operation=operation, recipient=None, token_access=True)
 
     response = getattr(api, method)(_fill(path, tenant_b.slug, obj_b), {}, format="json")
     assert response.status_code == 404, response.content

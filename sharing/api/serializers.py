@@ -6,14 +6,20 @@ from rest_framework import serializers
 from tenants.api.fields import AwareDateTimeField
 
 from ..choices import ShareKind
-from ..models import SharingAgreement
-from ..selectors import agreement_area_names
+from ..models import JointOperation, SharingAgreement
+from ..selectors import agreement_area_names, operation_on_duty, operation_participants
 
 
 class PartySerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
     kind = serializers.CharField()
+
+
+class OperationRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField()
+    name = serializers.CharField()
 
 
 class AgreementSerializer(serializers.ModelSerializer):
@@ -36,18 +42,28 @@ class AgreementSerializer(serializers.ModelSerializer):
     responded_by = serializers.SerializerMethodField()
     ended_by = serializers.SerializerMethodField()
     ended_by_tenant = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    operation = serializers.SerializerMethodField(
+        help_text="The joint operation an operation agreement belongs to (then ``recipient`` is null: it "
+        "shares with every participant)."
+    )
 
     class Meta:
         model = SharingAgreement
         fields = [
-            "id", "provider", "recipient", "side", "status", "state", "areas", "area_tag", "kinds",
-            "valid_from", "valid_to", "purpose", "token_access", "offered_at", "offered_by", "responded_at",
-            "responded_by", "ended_at", "ended_by", "ended_by_tenant", "end_reason",
+            "id", "provider", "recipient", "operation", "side", "status", "state", "areas", "area_tag",
+            "kinds", "valid_from", "valid_to", "purpose", "token_access", "offered_at", "offered_by",
+            "responded_at", "responded_by", "ended_at", "ended_by", "ended_by_tenant", "end_reason",
         ]  # fmt: skip
         read_only_fields = fields
 
     def _tenant(self):
         return self.context["request"].tenant
+
+    @extend_schema_field(OperationRefSerializer(allow_null=True))
+    def get_operation(self, obj) -> dict | None:
+        if obj.operation_id is None:
+            return None
+        return {"id": obj.operation_id, "slug": obj.operation.slug, "name": obj.operation.name}
 
     def get_side(self, obj) -> str:
         return obj.side(self._tenant())
@@ -163,3 +179,113 @@ class SharedForecastSerializer(serializers.Serializer):
     method = serializers.CharField()
     quantity = serializers.CharField()
     points = serializers.ListField(child=serializers.DictField())
+
+
+# --- joint operations --------------------------------------------------------------------------------
+
+
+class ParticipantSerializer(serializers.Serializer):
+    tenant = PartySerializer()
+    role = serializers.CharField()
+    state = serializers.CharField(help_text="invited, joined, declined or left")
+
+
+class OperationSerializer(serializers.ModelSerializer):
+    """A joint operation as a participant sees it: lead, window, participants and the caller's own part."""
+
+    lead = PartySerializer(read_only=True)
+    status = serializers.SerializerMethodField(help_text="planned, running or over")
+    participants = serializers.SerializerMethodField()
+    my_state = serializers.SerializerMethodField(help_text="The requesting tenant's state in the operation.")
+    on_duty = serializers.SerializerMethodField(help_text="The requesting tenant's members on duty.")
+
+    class Meta:
+        model = JointOperation
+        fields = [
+            "id", "slug", "name", "description", "lead", "starts_at", "ends_at", "closed_at", "status",
+            "public_page", "participants", "my_state", "on_duty", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, obj) -> str:
+        return obj.status()
+
+    @extend_schema_field(ParticipantSerializer(many=True))
+    def get_participants(self, obj) -> list[dict]:
+        return ParticipantSerializer(operation_participants(obj), many=True).data
+
+    def get_my_state(self, obj) -> str | None:
+        tenant = self.context["request"].tenant
+        return next((p.state for p in operation_participants(obj) if p.tenant_id == tenant.pk), None)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_on_duty(self, obj) -> list[str]:
+        return operation_on_duty(obj, tenant=self.context["request"].tenant)
+
+
+class OperationCreateSerializer(serializers.Serializer):
+    slug = serializers.SlugField(max_length=80)
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    starts_at = AwareDateTimeField()
+    ends_at = AwareDateTimeField()
+    public_page = serializers.BooleanField(required=False, default=False)
+    invite = serializers.ListField(
+        child=serializers.SlugField(), required=False, default=list, max_length=100,
+        help_text="Slugs of the tenants to invite.",
+    )  # fmt: skip
+
+
+class OperationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    starts_at = AwareDateTimeField(required=False)
+    ends_at = AwareDateTimeField(required=False)
+    public_page = serializers.BooleanField(required=False)
+
+
+class OperationInviteSerializer(serializers.Serializer):
+    tenant = serializers.SlugField(help_text="Slug of the tenant to invite.")
+    role = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class OperationContributeSerializer(serializers.Serializer):
+    """Areas of the caller's own tenant to bring into the operation, and what of them to share."""
+
+    areas = serializers.ListField(
+        child=serializers.SlugField(), required=False, default=list, max_length=1000
+    )
+    area_tag = serializers.CharField(required=False, allow_blank=True, default="", max_length=50)
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=ShareKind.choices),
+        min_length=1,
+        max_length=len(ShareKind.values),
+    )
+
+
+class OperationDutySerializer(serializers.Serializer):
+    on_duty = serializers.BooleanField()
+
+
+class OperationLogOutcomeSerializer(serializers.Serializer):
+    area = serializers.CharField()
+    method = serializers.CharField()
+    effect_pct = serializers.FloatField(allow_null=True)
+
+
+class OperationLogEntrySerializer(serializers.Serializer):
+    """An entry of the common action log, attributed to its organisation and author."""
+
+    id = serializers.IntegerField()
+    organisation = serializers.CharField()
+    tenant = serializers.CharField()
+    author = serializers.CharField()
+    intervention = serializers.CharField()
+    description = serializers.CharField()
+    areas = serializers.ListField(child=serializers.CharField())
+    status = serializers.CharField()
+    planned_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    outcomes = OperationLogOutcomeSerializer(many=True)

@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .operation_views import OperationViewSet
 from .views import (
     AgreementViewSet,
     SharedActionsView,
@@ -14,6 +15,7 @@ from .views import (
 
 router = SimpleRouter()
 router.register(r"tenants/(?P<tenant>[^/.]+)/agreements", AgreementViewSet, basename="agreement")
+router.register(r"tenants/(?P<tenant>[^/.]+)/operations", OperationViewSet, basename="operation")
 
 urlpatterns = [
     path("tenants/<str:tenant>/shared/areas/", SharedAreasView.as_view(), name="shared-areas"),
