@@ -422,3 +422,36 @@ def operations_sharing_area(*, area: Area, owner: Tenant, now: datetime | None =
         if addresses:
             found.append((agreement.operation, addresses))
     return found
+
+
+def operation_public_get(*, lead_slug: str, slug: str) -> JointOperation | None:
+    """The operation ``slug`` of ``lead_slug`` when its lead serves a public page for it, else None."""
+    lead = Tenant.objects.filter(slug=lead_slug, is_active=True).first()
+    if lead is None:
+        return None
+    with tenant_scope(lead):
+        return (
+            JointOperation.objects.filter(lead=lead, slug=slug, public_page=True)
+            .select_related("lead")
+            .first()
+        )
+
+
+def operation_public_shared(operation: JointOperation, now: datetime | None = None) -> list[SharedAreas]:
+    """For the operation's public page: the areas brought in with their status shared, now. Read each in its
+    provider's scope (``provider_scope``); show only public labels, never counts below the small-count
+    threshold (as the tenant's own public page)."""
+    now = now or timezone.now()
+    with tenant_scope(operation.lead):  # the lead is a party of every open operation agreement
+        agreements = list(
+            SharingAgreement.objects.filter(
+                operation=operation,
+                state=AgreementState.ACCEPTED,
+                valid_from__lte=now,
+                provider__is_active=True,
+            )
+            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+            .select_related("provider", "operation")
+            .order_by("provider__name", "pk")
+        )
+    return shared_areas([a for a in agreements if ShareKind.STATUS in a.kinds])
