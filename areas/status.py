@@ -161,10 +161,118 @@ def _reset_time(now: datetime, tz: ZoneInfo) -> datetime:
     return reset if reset <= local else reset - timedelta(days=1)
 
 
+@dataclass
+class FusionInput:
+    """Everything the fusion rule reads for one area: no database behind it."""
+
+    area: Area
+    series: list[Series]  # the area's series, each with latest_value/latest_time and then_<window> values
+    now: datetime
+    settings: object = None  # the tenant's CrowdLevelSettings (or None: the defaults)
+    children: list["AreaStatus"] = field(default_factory=list)  # the statuses of its sub-areas
+    calibrations: dict[int, float] = field(default_factory=dict)  # series id -> fitted panel ratio
+    flow_totals: dict[int, float] = field(default_factory=dict)  # series id -> people since the reset
+
+
+def fuse(inputs: FusionInput) -> AreaStatus:
+    """The fusion rule (module docstring) for one area: its estimate, level, trend and freshness from the
+    values in ``inputs``. Pure: no queries, no clock."""
+    area, own, now, settings = inputs.area, inputs.series, inputs.now, inputs.settings
+    status = AreaStatus(area_id=area.pk, slug=area.slug, name=area.name)
+    fresh = {s.pk: s.latest_time is not None and now - s.latest_time <= STALE_AFTER for s in own}
+    contributions = {
+        s.pk: SourceContribution(
+            s.source.slug, s.key, s.metric, s.latest_value, s.latest_time, not fresh[s.pk], False
+        )
+        for s in own
+    }
+    chosen, then = None, {}
+    counts = [s for s in own if s.metric == COUNT and s.latest_value is not None]
+    fresh_counts = [s for s in counts if fresh[s.pk]]
+    kids = inputs.children
+    panels = [s for s in own if s.metric == PANEL and s.latest_value is not None]
+    flows_in = [s for s in own if s.metric == FLOW_IN]
+    passing = [s for s in own if s.metric == PASSING and s.latest_value is not None]
+    if fresh_counts or (counts and not panels and not kids):
+        use = fresh_counts or counts
+        chosen = ("counts", use, sum(s.latest_value for s in use), True)
+        for name in TREND_WINDOWS:
+            values = [getattr(s, f"then_{name}") for s in use]
+            then[name] = None if None in values else sum(values)
+    elif kids and all(k.method != "none" and not k.stale and k.people is not None for k in kids):
+        people = sum(k.people for k in kids)
+        status.method, status.people, status.calibrated = "sub_area_counts", people, None
+        status.as_of = min(k.as_of for k in kids)
+        for name in TREND_WINDOWS:
+            changes = [k.trend.get(f"change_{name}") for k in kids]
+            then[name] = None if None in changes else people - sum(changes)
+        status.stale = False
+    elif panels:
+        panel = max(panels, key=lambda s: (fresh[s.pk], s.latest_time))
+        ratio = inputs.calibrations.get(panel.pk)
+        factor = ratio if ratio is not None else 1.0
+        chosen = ("calibrated_panel" if ratio is not None else "uncalibrated_panel", [panel],
+                  panel.latest_value * factor, ratio is not None)  # fmt: skip
+        for name in TREND_WINDOWS:
+            value = getattr(panel, f"then_{name}")
+            then[name] = None if value is None else value * factor
+    elif flows_in:
+        outs = [s for s in own if s.metric == FLOW_OUT]
+        use = flows_in + outs
+        total = sum(inputs.flow_totals.get(s.pk, 0.0) for s in flows_in) - sum(
+            inputs.flow_totals.get(s.pk, 0.0) for s in outs
+        )
+        chosen = ("flows", use, max(total, 0.0), True)
+    elif passing:
+        fresh_passing = [s for s in passing if fresh[s.pk]] or passing
+        flows = line_flows(fresh_passing)
+        line, flow = busiest_line(flows)
+        if line is not None:
+            members = flows[line][1]
+            status.method, status.calibrated, status.flow_line = "passer_by_flow", None, line
+            for s in members:
+                contributions[s.pk].used = True
+            status.as_of = max(s.latest_time for s in members)
+            status.stale = not any(fresh[s.pk] for s in members)
+            assessment = area.assess_flow(flow, settings)
+            status.flow, status.flow_method, status.level, status.basis = (
+                flow, assessment.method, assessment.level, assessment.basis,
+            )  # fmt: skip
+            status.density = assessment.density
+            status.saturated = assessment.saturated if assessment.method == "weidmann" else None
+            for name in TREND_WINDOWS:
+                then_flows = line_flows(members, value=lambda s, n=name: getattr(s, f"then_{n}"))
+                then_flow = then_flows[line][0]
+                direction, change = _trend(flow, then_flow, small=1.0)
+                status.trend[name], status.trend[f"change_{name}"] = direction, change
+    if chosen:
+        status.method, used, status.people, status.calibrated = chosen
+        if status.method == "counts":
+            status.calibrated = None
+        for s in used:
+            contributions[s.pk].used = True
+        times = [s.latest_time for s in used if s.latest_time]
+        status.as_of = max(times) if times else None
+        status.stale = not any(fresh[s.pk] for s in used)
+    status.sources = list(contributions.values())
+    if status.as_of is not None:
+        status.age_seconds = (now - status.as_of).total_seconds()
+    if status.people is not None:
+        result = area.assess_people(status.people, settings)
+        status.density, status.occupancy_pct, status.level, status.basis = (
+            result.density, result.occupancy_pct, result.level, result.basis,
+        )  # fmt: skip
+        for name in TREND_WINDOWS:
+            direction, change = _trend(status.people, then.get(name))
+            status.trend[name], status.trend[f"change_{name}"] = direction, change
+    return status
+
+
 def area_statuses(
     *, tenant, areas: list[Area] | None = None, now: datetime | None = None, historical: bool = False
 ) -> dict[int, AreaStatus]:
-    """Status of the given areas (default: all active areas of the tenant), in a fixed number of queries.
+    """Status of the given areas (default: all active areas of the tenant), in a fixed number of queries:
+    this selector reads the series, trend values, calibrations and flow totals, then applies :func:`fuse`.
 
     ``historical``: the status as it was at ``now`` in the past (reads the value at that time instead of
     each series' latest value; used to replay alert rules over history).
@@ -206,12 +314,11 @@ def area_statuses(
             .annotate(total=Sum("value"))
             .values_list("series_id", "total")
         )
-    calibrations = {
-        (c.area_id, c.series_id): c.ratio
-        for c in PanelCalibration.objects.filter(tenant=tenant, area_id__in=by_id).only(
-            "area_id", "series_id", "ratio"
-        )
-    }
+    calibrations: dict[int, dict[int, float]] = {}
+    for c in PanelCalibration.objects.filter(tenant=tenant, area_id__in=by_id).only(
+        "area_id", "series_id", "ratio"
+    ):
+        calibrations.setdefault(c.area_id, {})[c.series_id] = c.ratio
     if historical:
         for s in series:
             s.latest_value, s.latest_time = s.value_now, s.time_now
@@ -226,98 +333,19 @@ def area_statuses(
     statuses: dict[int, AreaStatus] = {}
 
     def compute(area: Area) -> AreaStatus:
-        if area.pk in statuses:
-            return statuses[area.pk]
-        status = AreaStatus(area_id=area.pk, slug=area.slug, name=area.name)
-        own = series_by_area.get(area.pk, [])
-        fresh = {s.pk: s.latest_time is not None and now - s.latest_time <= STALE_AFTER for s in own}
-        contributions = {
-            s.pk: SourceContribution(
-                s.source.slug, s.key, s.metric, s.latest_value, s.latest_time, not fresh[s.pk], False
+        if area.pk not in statuses:
+            statuses[area.pk] = fuse(
+                FusionInput(
+                    area=area,
+                    series=series_by_area.get(area.pk, []),
+                    now=now,
+                    settings=settings,
+                    children=[compute(by_id[k]) for k in children.get(area.pk, [])],
+                    calibrations=calibrations.get(area.pk, {}),
+                    flow_totals=flow_totals,
+                )
             )
-            for s in own
-        }
-        chosen, then = None, {}
-        counts = [s for s in own if s.metric == COUNT and s.latest_value is not None]
-        fresh_counts = [s for s in counts if fresh[s.pk]]
-        kids = [compute(by_id[k]) for k in children.get(area.pk, [])]
-        panels = [s for s in own if s.metric == PANEL and s.latest_value is not None]
-        flows_in = [s for s in own if s.metric == FLOW_IN]
-        passing = [s for s in own if s.metric == PASSING and s.latest_value is not None]
-        if fresh_counts or (counts and not panels and not kids):
-            use = fresh_counts or counts
-            chosen = ("counts", use, sum(s.latest_value for s in use), True)
-            for name in TREND_WINDOWS:
-                values = [getattr(s, f"then_{name}") for s in use]
-                then[name] = None if None in values else sum(values)
-        elif kids and all(k.method != "none" and not k.stale and k.people is not None for k in kids):
-            people = sum(k.people for k in kids)
-            status.method, status.people, status.calibrated = "sub_area_counts", people, None
-            status.as_of = min(k.as_of for k in kids)
-            for name in TREND_WINDOWS:
-                changes = [k.trend.get(f"change_{name}") for k in kids]
-                then[name] = None if None in changes else people - sum(changes)
-            status.stale = False
-        elif panels:
-            panel = max(panels, key=lambda s: (fresh[s.pk], s.latest_time))
-            ratio = calibrations.get((area.pk, panel.pk))
-            factor = ratio if ratio is not None else 1.0
-            chosen = ("calibrated_panel" if ratio is not None else "uncalibrated_panel", [panel],
-                      panel.latest_value * factor, ratio is not None)  # fmt: skip
-            for name in TREND_WINDOWS:
-                value = getattr(panel, f"then_{name}")
-                then[name] = None if value is None else value * factor
-        elif flows_in:
-            outs = [s for s in own if s.metric == FLOW_OUT]
-            use = flows_in + outs
-            total = sum(flow_totals.get(s.pk, 0.0) for s in flows_in) - sum(
-                flow_totals.get(s.pk, 0.0) for s in outs
-            )
-            chosen = ("flows", use, max(total, 0.0), True)
-        elif passing:
-            fresh_passing = [s for s in passing if fresh[s.pk]] or passing
-            flows = line_flows(fresh_passing)
-            line, flow = busiest_line(flows)
-            if line is not None:
-                members = flows[line][1]
-                status.method, status.calibrated, status.flow_line = "passer_by_flow", None, line
-                for s in members:
-                    contributions[s.pk].used = True
-                status.as_of = max(s.latest_time for s in members)
-                status.stale = not any(fresh[s.pk] for s in members)
-                assessment = area.assess_flow(flow, settings)
-                status.flow, status.flow_method, status.level, status.basis = (
-                    flow, assessment.method, assessment.level, assessment.basis,
-                )  # fmt: skip
-                status.density = assessment.density
-                status.saturated = assessment.saturated if assessment.method == "weidmann" else None
-                for name in TREND_WINDOWS:
-                    then_flows = line_flows(members, value=lambda s, n=name: getattr(s, f"then_{n}"))
-                    then_flow = then_flows[line][0]
-                    direction, change = _trend(flow, then_flow, small=1.0)
-                    status.trend[name], status.trend[f"change_{name}"] = direction, change
-        if chosen:
-            status.method, used, status.people, status.calibrated = chosen
-            if status.method == "counts":
-                status.calibrated = None
-            for s in used:
-                contributions[s.pk].used = True
-            times = [s.latest_time for s in used if s.latest_time]
-            status.as_of = max(times) if times else None
-            status.stale = not any(fresh[s.pk] for s in used)
-        status.sources = list(contributions.values())
-        if status.as_of is not None:
-            status.age_seconds = (now - status.as_of).total_seconds()
-        if status.people is not None:
-            result = area.assess_people(status.people, settings)
-            status.density, status.occupancy_pct, status.level, status.basis = (
-                result.density, result.occupancy_pct, result.level, result.basis,
-            )  # fmt: skip
-            for name in TREND_WINDOWS:
-                direction, change = _trend(status.people, then.get(name))
-                status.trend[name], status.trend[f"change_{name}"] = direction, change
-        statuses[area.pk] = status
-        return status
+        return statuses[area.pk]
 
     for area in areas:
         compute(area)

@@ -184,3 +184,41 @@ def test_organiser_gets_status_of_own_zones_only(api_as, users, tenant_a):
     assert slugs == ["coolsingel"]
     with scopes_disabled():
         assert not PanelCalibration.objects.exists()
+
+
+def test_fusion_is_a_pure_function_of_its_inputs():
+    """The fusion rule runs without a database: counts first, stale flagged, trend from the then-values."""
+    from datetime import UTC, datetime, timedelta
+
+    from areas.models import Area
+    from areas.status import FusionInput, fuse
+    from sources.models import Series, Source
+
+    now = datetime(2026, 7, 4, 14, 5, tzinfo=UTC)
+    area = Area(pk=1, slug="pier", name="Pier", surface_m2=1000.0, capacity=1000)
+    cams = Source(slug="cams")
+
+    def series(pk, metric, value, minutes_ago, then=None):
+        made = Series(pk=pk, source=cams, key=f"s{pk}", metric=metric, latest_value=value)
+        made.latest_time = now - timedelta(minutes=minutes_ago)
+        for window in ("15m", "60m"):
+            setattr(made, f"then_{window}", then)
+        return made
+
+    fresh = fuse(
+        FusionInput(
+            area=area,
+            now=now,
+            series=[series(1, "people_count", 300, 1, then=100), series(2, "people_count", 200, 2, then=100)],
+        )
+    )
+    assert (fresh.method, fresh.people, fresh.stale) == ("counts", 500, False)
+    assert fresh.trend["15m"] == "rising" and fresh.trend["change_15m"] == 300
+    assert fresh.level and fresh.as_of == now - timedelta(minutes=1)
+    stale = fuse(FusionInput(area=area, now=now, series=[series(1, "people_count", 300, 120)]))
+    assert stale.people == 300 and stale.stale is True  # the last estimate, flagged
+    panel = fuse(
+        FusionInput(area=area, now=now, series=[series(3, "visitor_estimate", 100, 5)], calibrations={3: 2.5})
+    )
+    assert (panel.method, panel.people, panel.calibrated) == ("calibrated_panel", 250, True)
+    assert fuse(FusionInput(area=area, now=now, series=[])).method == "none"
