@@ -144,12 +144,23 @@ def agreement_offer(
     return agreement
 
 
-def _refuse_operation_agreement(agreement: SharingAgreement, step: str) -> None:
+def _open_offer(agreement: SharingAgreement, *, tenant: Tenant, verb: str, now: datetime) -> SharingAgreement:
+    """The agreement, locked, when ``tenant`` may answer it (``verb``: accept or decline); else raise."""
+    agreement = _locked(agreement)
     if agreement.operation_id:
         raise AgreementStateError(
-            f"An operation agreement is not {step} on its own: participants share by joining the operation "
+            f"An operation agreement is not {verb}ed on its own: participants share by joining the operation "
             f"'{agreement.operation.slug}'."
         )
+    if tenant.pk != agreement.recipient_id:
+        raise PermissionDenied(
+            f"Only the receiving tenant ({agreement.recipient.slug}) can {verb} this offer."
+        )
+    if agreement.state != AgreementState.OFFERED:
+        raise AgreementStateError(
+            f"This agreement is {agreement.status(now)}; only an open offer can be {verb}ed."
+        )
+    return agreement
 
 
 def _locked(agreement: SharingAgreement) -> SharingAgreement:
@@ -166,16 +177,7 @@ def agreement_accept(
 ) -> SharingAgreement:
     """The recipient accepts an open offer; data flows from ``valid_from``."""
     now = now or timezone.now()
-    agreement = _locked(agreement)
-    _refuse_operation_agreement(agreement, "accepted")
-    if tenant.pk != agreement.recipient_id:
-        raise PermissionDenied(
-            f"Only the receiving tenant ({agreement.recipient.slug}) can accept this offer."
-        )
-    if agreement.state != AgreementState.OFFERED:
-        raise AgreementStateError(
-            f"This agreement is {agreement.status(now)}; only an open offer can be accepted."
-        )
+    agreement = _open_offer(agreement, tenant=tenant, verb="accept", now=now)
     if agreement.valid_to is not None and agreement.valid_to <= now:
         raise AgreementStateError(
             f"This offer expired at {agreement.valid_to.isoformat()}; "
@@ -194,16 +196,7 @@ def agreement_decline(
 ) -> SharingAgreement:
     """The recipient declines an open offer."""
     now = now or timezone.now()
-    agreement = _locked(agreement)
-    _refuse_operation_agreement(agreement, "declined")
-    if tenant.pk != agreement.recipient_id:
-        raise PermissionDenied(
-            f"Only the receiving tenant ({agreement.recipient.slug}) can decline this offer."
-        )
-    if agreement.state != AgreementState.OFFERED:
-        raise AgreementStateError(
-            f"This agreement is {agreement.status(now)}; only an open offer can be declined."
-        )
+    agreement = _open_offer(agreement, tenant=tenant, verb="decline", now=now)
     agreement.state = AgreementState.DECLINED
     agreement.responded_at, agreement.responded_by = now, _user(actor)
     agreement.end_reason = reason.strip()[:MAX_PURPOSE]

@@ -115,13 +115,18 @@ class AgreementStepSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
-class SharedAlertSerializer(serializers.Serializer):
-    """An alert of the provider in a shared area: what, where, when; never who."""
+class SharedItemSerializer(serializers.Serializer):
+    """What every shared item carries: whose it is and through which agreement it is shown."""
 
-    id = serializers.IntegerField()
     owner = serializers.CharField(help_text="Slug of the organisation that owns the area.")
     owner_name = serializers.CharField()
     agreement = serializers.IntegerField()
+
+
+class SharedAlertSerializer(SharedItemSerializer):
+    """An alert of the provider in a shared area: what, where, when; never who."""
+
+    id = serializers.IntegerField()
     kind = serializers.CharField()
     state = serializers.CharField()
     level = serializers.CharField()
@@ -133,13 +138,10 @@ class SharedAlertSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
 
 
-class SharedActionSerializer(serializers.Serializer):
+class SharedActionSerializer(SharedItemSerializer):
     """An action-log entry of the provider for shared areas, attributed to its organisation."""
 
     id = serializers.IntegerField()
-    owner = serializers.CharField()
-    owner_name = serializers.CharField()
-    agreement = serializers.IntegerField()
     organisation = serializers.CharField()
     intervention = serializers.CharField()
     description = serializers.CharField()
@@ -150,13 +152,10 @@ class SharedActionSerializer(serializers.Serializer):
     ended_at = serializers.DateTimeField(allow_null=True)
 
 
-class SharedSeriesSerializer(serializers.Serializer):
+class SharedSeriesSerializer(SharedItemSerializer):
     """A counter's series in a shared area with its latest value; never the source's URL or credentials."""
 
     id = serializers.IntegerField()
-    owner = serializers.CharField()
-    owner_name = serializers.CharField()
-    agreement = serializers.IntegerField()
     area = serializers.CharField()
     name = serializers.CharField()
     metric = serializers.CharField()
@@ -167,12 +166,9 @@ class SharedSeriesSerializer(serializers.Serializer):
     latest_value = serializers.FloatField(allow_null=True)
 
 
-class SharedForecastSerializer(serializers.Serializer):
+class SharedForecastSerializer(SharedItemSerializer):
     """The latest stored forecast of a shared area: hourly p10/p50/p90 and levels."""
 
-    owner = serializers.CharField()
-    owner_name = serializers.CharField()
-    agreement = serializers.IntegerField()
     area = serializers.CharField()
     area_name = serializers.CharField()
     issued_at = serializers.DateTimeField()

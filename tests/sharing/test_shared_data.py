@@ -251,3 +251,20 @@ def test_sensorthings_and_pages_stay_sealed_with_an_agreement(
     login(client, viewer_b)
     for path in ("/t/tenant-a/", "/t/tenant-a/sources/", "/t/tenant-a/settings/"):
         assert client.get(path).status_code == 404, path
+
+
+def test_the_shared_picture_costs_the_same_queries_for_one_area_or_many(api_as, tenant_a, tenant_b, viewer_b):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_as(viewer_b)
+    first = make_area(tenant_a, slug="first")
+    agreement = make_agreement(tenant_a, tenant_b, areas=[first], kinds=["status", "forecasts", "alerts"])
+    client.get(f"{SHARED}areas/")  # warm the session and permission caches
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(f"{SHARED}areas/").json()["features"]) == 1
+    with scopes_disabled():
+        agreement.areas.add(*[make_area(tenant_a, slug=f"more-{i}") for i in range(6)])
+    with CaptureQueriesContext(connection) as seven:
+        assert len(client.get(f"{SHARED}areas/").json()["features"]) == 7
+    assert len(seven) == len(one), [q["sql"][:120] for q in seven.captured_queries]
