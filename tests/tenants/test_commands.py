@@ -66,6 +66,7 @@ def test_create_tenant_rejects_unknown_time_zone():
 
 @pytest.mark.django_db
 @pytest.mark.slow
+@pytest.mark.embedded  # .ci/run seeds the demo on SQLite too: `make run` does
 def test_seed_demo_is_idempotent_and_complete(settings):
     settings.DEBUG = True
     run("seed_demo")
