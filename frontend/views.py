@@ -376,15 +376,20 @@ ALERT_KIND_LABELS = {
 }
 
 
+def _public_language_from(request) -> None:
+    """A public page's ``?lang=en|nl`` (the language switch of public_base.html) decides its language."""
+    language = request.GET.get("lang")
+    if language in ("en", "nl"):
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+
+
 def _public_tenant(request, slug: str):
     """The tenant of a public page, in the visitor's language; 404 unless its public page is switched on."""
     tenant = tenant_get_active(slug=slug)
     if tenant is None or not tenant.public_page_enabled:
         raise Http404("No such public page.")
-    language = request.GET.get("lang")
-    if language in ("en", "nl"):
-        translation.activate(language)
-        request.LANGUAGE_CODE = language
+    _public_language_from(request)
     return tenant
 
 
@@ -399,18 +404,17 @@ def _public_language() -> str:
     return "nl" if (translation.get_language() or "en").startswith("nl") else "en"
 
 
-def public_page(request, tenant):
-    """Visitors' page: per area the level now and the level expected in the next hours; no counts."""
-    tenant = _public_tenant(request, tenant)
-    language = _public_language()
-    tz = ZoneInfo(tenant.time_zone)
-    now = timezone.now()
-    with tenant_scope(tenant):
-        areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True).order_by("name", "pk"))
-        areas = [a for a in areas if a.valid_from is None or a.valid_from <= now + timedelta(hours=6)]
-        areas = [a for a in areas if a.valid_to is None or a.valid_to > now]
-        statuses = area_statuses(tenant=tenant, areas=areas, now=now)
-        forecasts = latest_forecasts(areas=areas)
+def public_area_cards(
+    *, tenant, areas: list[Area], now: datetime, language: str, tz: ZoneInfo, forecasts: bool = True
+) -> list[dict]:
+    """The visitors' card of each area of ``tenant`` that is in use now or within six hours: the level now
+    and the levels expected in the next hours, as public labels only. Small counts (below ``tenant``'s
+    threshold) read as quiet, stale data as no information; no count is ever in a card. ``forecasts``:
+    whether the expected levels may be shown. Call inside ``tenant``'s scope."""
+    areas = [a for a in areas if a.valid_from is None or a.valid_from <= now + timedelta(hours=6)]
+    areas = [a for a in areas if a.valid_to is None or a.valid_to > now]
+    statuses = area_statuses(tenant=tenant, areas=areas, now=now)
+    latest = latest_forecasts(areas=areas) if forecasts else {}
     cards = []
     for area in areas:
         status = statuses[area.pk]
@@ -421,7 +425,7 @@ def public_page(request, tenant):
         if status.stale or status.age_seconds is None or status.age_seconds > STALE_AFTER.total_seconds():
             level = None
         upcoming = []
-        forecast = forecasts.get(area.pk)
+        forecast = latest.get(area.pk)
         for hours in PUBLIC_FORECAST_HOURS:
             moment = now + timedelta(hours=hours)
             point = _forecast_point(forecast, moment)
@@ -443,6 +447,18 @@ def public_page(request, tenant):
                 "upcoming": upcoming,
             }
         )
+    return cards
+
+
+def public_page(request, tenant):
+    """Visitors' page: per area the level now and the level expected in the next hours; no counts."""
+    tenant = _public_tenant(request, tenant)
+    language = _public_language()
+    tz = ZoneInfo(tenant.time_zone)
+    now = timezone.now()
+    with tenant_scope(tenant):
+        areas = list(Area.objects.filter(tenant=tenant, archived_at__isnull=True).order_by("name", "pk"))
+        cards = public_area_cards(tenant=tenant, areas=areas, now=now, language=language, tz=tz)
     context = {
         "tenant": tenant,
         "cards": cards,

@@ -22,7 +22,17 @@ from incidents.models import Alert
 from sharing.models import SharingAgreement
 from tenants.mfa import current_code
 from tenants.models import Tenant
-from tests.factories import PASSWORD, make_alert, make_area, member, otp_code, square
+from tests.factories import (
+    PASSWORD,
+    make_agreement,
+    make_alert,
+    make_area,
+    make_operation,
+    make_series,
+    member,
+    otp_code,
+    square,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
@@ -549,3 +559,82 @@ def test_sharing_walkthrough(browser, sharing_partners, tenant_a, tenant_b):
     assert bpage.locator("#alerts li.alert-shared").count() == 0
     b.shot("dashboard-shared-ended")
     b.close()
+
+
+@pytest.fixture
+def joint_operation(live_server, settings, tenant_a, tenant_b):
+    """A running, public operation led by A that B joined; each brings in one area with a fresh count and
+    has an operator. No demo data."""
+    settings.DEBUG = True
+    now = datetime.now(UTC)
+    harbour = make_area(tenant_a, slug="harbour", name="Harbour square", capacity=1000)
+    station = make_area(
+        tenant_b,
+        slug="station",
+        name="Station forecourt",
+        capacity=1000,
+        geometry=square(lon=4.32, lat=52.08),
+    )
+    make_series(tenant_a, key="cam-h", area=harbour, latest_value=820, latest_time=now)
+    make_series(tenant_b, key="cam-s", area=station, latest_value=300, latest_time=now)
+    operation = make_operation(tenant_a, tenant_b, slug="koningsdag", name="Koningsdag", public_page=True)
+    for provider, area in ((tenant_a, harbour), (tenant_b, station)):
+        make_agreement(
+            provider, areas=[area], operation=operation, recipient=None, kinds=["status", "alerts"]
+        )
+    operators = {tenant.slug: member(tenant, "operator") for tenant in (tenant_a, tenant_b)}
+    return live_server, operation, operators
+
+
+def test_operation_walkthrough(browser, joint_operation):
+    # B's operator opens the operation: both organisations' areas, and writes an entry in the common log.
+    server, operation, operators = joint_operation
+    b = Session(browser, server.url)
+    b.login(operators["tenant-b"].username, PASSWORD)
+    bpage = b.page
+    bpage.goto(f"/t/tenant-b/operations/{operation.pk}/")
+    bpage.wait_for_selector("#operation[data-ready=true] #map[data-markers='2']")
+    status = bpage.locator("#op-status")
+    assert "Harbour square" in status.locator(".op-group[data-owner=tenant-a]").inner_text()
+    assert "Gemeente A" in status.inner_text() and "very busy" in status.inner_text()
+    assert "Station forecourt" in status.locator(".op-group[data-owner=tenant-b]").inner_text()
+    bpage.wait_for_selector("#log-form[data-ready=true] #log-areas input[value=station]")
+    assert bpage.locator("#log-areas input").count() == 1  # only B's own areas
+    bpage.select_option("#log-intervention", "traffic-controllers")
+    bpage.fill("#log-description", "Stewards at the station exit (browser test)")
+    bpage.check("#log-areas input[value=station]")
+    bpage.click("#log-save")
+    entry = bpage.locator("#op-log li[data-tenant=tenant-b]")
+    entry.wait_for()
+    assert "Stewards at the station exit" in entry.inner_text() and "Station forecourt" in entry.inner_text()
+    b.shot("operation-other")
+    b.close()
+
+    # A's operator sees that entry attributed to B.
+    a = Session(browser, server.url)
+    a.login(operators["tenant-a"].username, PASSWORD)
+    apage = a.page
+    apage.goto("/t/tenant-a/operations/")
+    apage.click(f"#operations-table tr[data-id='{operation.pk}'] a")
+    apage.wait_for_selector("#operation[data-ready=true] #map[data-markers='2']")
+    entry = apage.locator("#op-log li[data-tenant=tenant-b]")
+    assert entry.count() == 1
+    text = entry.inner_text()
+    assert "Gemeente B" in text and "Traffic controllers" in text and "Stewards at the station exit" in text
+    a.shot("operation-lead")
+    a.close()
+
+    # A visitor, not logged in: the public page with both areas' labels and owners, no counts.
+    visitor = Session(browser, server.url, width=390, height=844)
+    response = visitor.page.goto("/p/tenant-a/operations/koningsdag/")
+    assert response.status == 200
+    visitor.page.wait_for_selector("#public-map[data-markers='2']")
+    cards = visitor.page.locator(".public-area")
+    assert cards.count() == 2
+    harbour = cards.filter(has_text="Harbour square").inner_text()
+    station = cards.filter(has_text="Station forecourt").inner_text()
+    assert "very busy" in harbour and "quiet" in station
+    main = visitor.page.inner_text("main")
+    assert "Gemeente A" in main and "Gemeente B" in main and "820" not in main and "Stewards" not in main
+    visitor.shot("public-operation")
+    visitor.close()

@@ -3,6 +3,7 @@
 import { api } from "./api.js";
 import { HOUR, S, cfg, hourStart, shortFmt } from "./config.js";
 import { $ } from "./dom.js";
+import { boxCentre } from "./map-style.js";
 import { render, state } from "./state.js";
 
 export function loadBands() {
@@ -19,21 +20,6 @@ export function loadAreas(fit) {
     $("updated").textContent = S.load_error;
     $("updated").classList.add("error");
   });
-}
-
-/* The middle of a polygon's bounding box: where a shared area's label goes (its owner sends no centroid). */
-function boxCentre(geometry) {
-  let west = Infinity, south = Infinity, east = -Infinity, north = -Infinity;
-  const walk = (coords) => {
-    if (typeof coords[0] === "number") {
-      west = Math.min(west, coords[0]); east = Math.max(east, coords[0]);
-      south = Math.min(south, coords[1]); north = Math.max(north, coords[1]);
-      return;
-    }
-    coords.forEach(walk);
-  };
-  walk((geometry && geometry.coordinates) || []);
-  return west <= east ? [(west + east) / 2, (south + north) / 2] : null;
 }
 
 /* The areas other organisations share with this tenant, with their live status when it is shared. A failed

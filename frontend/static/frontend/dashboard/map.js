@@ -3,42 +3,13 @@
 import { S, cfg, levelLabel } from "./config.js";
 import { $, el } from "./dom.js";
 import { describe, displayed } from "./levels.js";
+import { addPatternImages, colorExpr } from "./map-style.js";
 import { openArea } from "./area-panel.js";
 import { renderBuildings, renderPois } from "./map-layers.js";
 import { render, state } from "./state.js";
 
-const COLORS = {
-  quiet: "#2e7d32", busy: "#f9a825", very_busy: "#ef6c00", crowded: "#c62828", critical: "#6a1b9a",
-  none: "#9e9e9e"
-};
-const colorExpr = ["match", ["get", "lvl"]];
-Object.keys(COLORS).forEach((level) => { if (level !== "none") { colorExpr.push(level, COLORS[level]); } });
-colorExpr.push(COLORS.none);
-
-/* A dot or hatch pattern per level, so that the map reads without colour. */
-function patternImage(level) {
-  const size = 16;
-  const data = new Uint8Array(size * size * 4);
-  const dot = (px, py) => {
-    const i = (py * size + px) * 4;
-    data[i] = 20; data[i + 1] = 20; data[i + 2] = 20; data[i + 3] = 150;
-  };
-  for (let py = 0; py < size; py += 1) {
-    for (let px = 0; px < size; px += 1) {
-      if (level === "busy" && px % 8 === 0 && py % 8 === 0) { dot(px, py); }
-      if (level === "very_busy" && (px + py) % 8 === 0) { dot(px, py); }
-      if (level === "crowded" && ((px + py) % 6 === 0 || (px - py + 16) % 6 === 0)) { dot(px, py); }
-      if (level === "critical" && ((px + py) % 4 === 0 || (px - py + 16) % 4 === 0)) { dot(px, py); }
-      if (level === "none" && px % 4 === 0 && py % 4 === 0) { dot(px, py); }
-    }
-  }
-  return { width: size, height: size, data };
-}
-
 function addAreaLayers(map) {
-  ["quiet", "busy", "very_busy", "crowded", "critical", "none"].forEach((level) => {
-    map.addImage(`pat-${level}`, patternImage(level));
-  });
+  addPatternImages(map);
   map.addSource("buildings", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
   map.addLayer({
     id: "buildings-3d", type: "fill-extrusion", source: "buildings", layout: { visibility: "none" },
