@@ -1,4 +1,5 @@
-"""Demo geography: Scheveningen for den-haag, King's Day zones in central Rotterdam for the others.
+"""Demo geography: Scheveningen for den-haag, King's Day zones in central Rotterdam for rotterdam and
+koningsdag-events, and the Scheveningen harbour and a command post perimeter for politie-den-haag.
 
 The shapes are traced from the public base map (BRT/OpenStreetMap) as centre lines with widths, then
 widened geodesically, so the sections follow the real boulevard from the harbour past the Kurhaus to
@@ -214,6 +215,28 @@ KINGS_DAY_ZONES = [
 ]
 
 
+# The police unit's own areas: the harbour quays (Dr. Lelykade, where the boats and the fish restaurants
+# draw crowds on King's Day) and the perimeter around its mobile command post on the Gevers Deynootweg.
+POLICE_AREAS = [
+    {
+        "slug": "scheveningen-haven",
+        "name": "Scheveningen Haven (Dr. Lelykade quays)",
+        "geometry": strip([(4.2598, 52.0958), (4.2636, 52.0992), (4.2668, 52.1012)], 60, 60),
+        "capacity": 6000,
+        "tags": ["haven"],
+        "description": "The quays along the first harbour from the Dr. Lelykade to the harbour mouth.",
+    },
+    {
+        "slug": "commandopost-kurhaus",
+        "name": "Command post perimeter Gevers Deynootweg",
+        "geometry": box(4.2822, 52.1086, 50, 90, heading=35),
+        "capacity": 200,
+        "tags": ["commandopost"],
+        "description": "Cordoned-off area around the mobile command post (CoPI) behind the Kurhaus.",
+    },
+]
+
+
 def _upsert_area(tenant, spec: dict, **extra) -> Area:
     spec = dict(spec)
     share = spec.pop("usable_share", None)
@@ -347,7 +370,8 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
 
 @register_demo_seeder(20, "areas")
 def seed_areas(*, tenant, users, stdout) -> None:
-    """Scheveningen for den-haag; a King's Day event with zones for rotterdam and koningsdag-events."""
+    """Scheveningen for den-haag; a King's Day event with zones for rotterdam and koningsdag-events; the
+    harbour and a command post perimeter for politie-den-haag."""
     if tenant.slug == "den-haag":
         if not tenant.public_page_enabled:  # the demo shows the visitor page and register too
             tenant.public_page_enabled = True
@@ -374,3 +398,7 @@ def seed_areas(*, tenant, users, stdout) -> None:
             _upsert_area(tenant, spec, kind=AreaKind.TEMPORARY, event=event)
         event_set_organisers(event=event, actor=None, usernames=[users[Role.ORGANISER].username])
         stdout.write(f"  {tenant.slug}: event {event.name} with {len(KINGS_DAY_ZONES)} zones")
+    elif tenant.slug == "politie-den-haag":
+        for spec in POLICE_AREAS:
+            _upsert_area(tenant, spec, kind=AreaKind.PERMANENT)
+        stdout.write(f"  {tenant.slug}: {len(POLICE_AREAS)} areas (Scheveningen harbour, command post)")

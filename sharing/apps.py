@@ -7,4 +7,7 @@ class SharingConfig(AppConfig):
     name = "sharing"
 
     def ready(self) -> None:
-        from . import tasks  # noqa: F401  (subscribes to incidents.events)
+        from . import (
+            demo,  # noqa: F401  (registers the joint operation of seed_demo)
+            tasks,  # noqa: F401  (subscribes to incidents.events)
+        )

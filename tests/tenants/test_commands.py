@@ -75,10 +75,12 @@ def test_seed_demo_is_idempotent_and_complete(settings):
         "den-haag",
         "rotterdam",
         "koningsdag-events",
+        "politie-den-haag",
     }
     assert Tenant.objects.get(slug="koningsdag-events").kind == "event_organiser"
+    assert Tenant.objects.get(slug="politie-den-haag").kind == "police_unit"
     with scopes_disabled():
-        assert Membership.objects.count() == 15
+        assert Membership.objects.count() == 20
         admin = Membership.objects.get(user__username="den-haag-admin")
     assert admin.role == "admin"
     assert admin.user.check_password("demo")
@@ -95,7 +97,13 @@ def test_seed_demo_is_idempotent_and_complete(settings):
             "user__username", flat=True
         )
     )
-    assert with_device == {"den-haag-admin", "rotterdam-admin", "koningsdag-events-admin", "platform-admin"}
+    assert with_device == {
+        "den-haag-admin",
+        "rotterdam-admin",
+        "koningsdag-events-admin",
+        "politie-den-haag-admin",
+        "platform-admin",
+    }
 
 
 @pytest.mark.django_db
@@ -106,7 +114,7 @@ def test_seed_demo_refuses_without_debug(settings):
         run("seed_demo")
     assert not Tenant.objects.exists()
     run("seed_demo", "--force")
-    assert Tenant.objects.count() == 3
+    assert Tenant.objects.count() == 4
 
 
 def test_tenant_option_scopes_the_command(tenant_a, tenant_b):

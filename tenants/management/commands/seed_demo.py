@@ -1,4 +1,8 @@
-"""``manage.py seed_demo``: idempotent demo tenants and one user per role (password 'demo')."""
+"""``manage.py seed_demo``: idempotent demo tenants and one user per role (password 'demo').
+
+Each registered seeder runs per tenant in its scope; then each registered finisher runs once, with no scope
+active, for the demo data that spans tenants (tenants/demo.py).
+"""
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -7,7 +11,7 @@ from django.db import transaction
 from django_scopes import scopes_disabled
 
 from tenants.choices import Role
-from tenants.demo import DEMO_PASSWORD, DEMO_TENANTS, demo_seeders
+from tenants.demo import DEMO_PASSWORD, DEMO_TENANTS, demo_finishers, demo_seeders
 from tenants.mfa import DEMO_TOTP_SECRET_BASE32, demo_totp_device_ensure
 from tenants.models import Membership, Tenant
 from tenants.scoping import tenant_scope
@@ -16,7 +20,10 @@ User = get_user_model()
 
 
 class Command(BaseCommand):
-    help = "Create the demo tenants (den-haag, rotterdam, koningsdag-events) with a user per role."
+    help = (
+        "Create the demo tenants (den-haag, rotterdam, koningsdag-events, politie-den-haag) with a user per "
+        "role, and the joint operation Koningsdag Den Haag between them."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off.")
@@ -29,14 +36,19 @@ class Command(BaseCommand):
             )
         with transaction.atomic():
             self._platform_admin()
+            tenants, users_by_tenant = {}, {}
             for spec in DEMO_TENANTS:
                 tenant, _ = Tenant.objects.update_or_create(
                     slug=spec["slug"], defaults={"name": spec["name"], "kind": spec["kind"]}
                 )
                 users = {role: self._member(tenant, role) for role in Role.values}
+                tenants[tenant.slug], users_by_tenant[tenant.slug] = tenant, users
                 with tenant_scope(tenant):
                     for _name, seeder in demo_seeders():
                         seeder(tenant=tenant, users=users, stdout=self.stdout)
+            # Across tenants, with no scope active: each finisher enters the scope of the tenant it acts as.
+            for _name, finisher in demo_finishers():
+                finisher(tenants=tenants, users_by_tenant=users_by_tenant, stdout=self.stdout)
         self.stdout.write(self.style.SUCCESS("Demo data ready. Log-ins (password 'demo'):"))
         for spec in DEMO_TENANTS:
             self.stdout.write("  " + ", ".join(f"{spec['slug']}-{role}" for role in Role.values))
