@@ -4,7 +4,7 @@ The one place where a tenant's request reads another tenant's data: :func:`share
 provider's scope for exactly the areas of agreements that are accepted and valid now, and to nothing else.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +39,13 @@ def agreement_list(*, tenant: Tenant, side: str | None = None, status: str | Non
     return agreements.order_by("-offered_at", "-id")
 
 
+def _valid_now(agreements: QuerySet, now: datetime) -> QuerySet:
+    """Of ``agreements``, those accepted and within their window at ``now``: the only ones that share."""
+    return agreements.filter(state=AgreementState.ACCEPTED, valid_from__lte=now).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gt=now)
+    )
+
+
 def _with_status(agreements: QuerySet, status: str, now: datetime) -> QuerySet:
     expired = Q(valid_to__isnull=False, valid_to__lte=now)
     if status in (AgreementState.DECLINED, AgreementState.ENDED):
@@ -49,7 +56,7 @@ def _with_status(agreements: QuerySet, status: str, now: datetime) -> QuerySet:
     if status == "offered":
         return agreements.filter(Q(state=AgreementState.OFFERED) & ~expired)
     if status == "active":
-        return agreements.filter(Q(state=AgreementState.ACCEPTED, valid_from__lte=now) & ~expired)
+        return _valid_now(agreements, now)
     if status == "scheduled":
         return agreements.filter(Q(state=AgreementState.ACCEPTED, valid_from__gt=now) & ~expired)
     return agreements.none()
@@ -69,9 +76,7 @@ def agreements_active(
     the reader's own contributions included (the operation's picture shows every participant's areas)."""
     now = now or timezone.now()
     # Directly to this tenant, or through an operation it joined (parties holds the joined participants).
-    agreements = SharingAgreement.objects.filter(
-        parties=recipient, state=AgreementState.ACCEPTED, valid_from__lte=now, provider__is_active=True
-    ).filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+    agreements = _valid_now(SharingAgreement.objects.filter(parties=recipient, provider__is_active=True), now)
     if operation is not None:
         agreements = agreements.filter(operation=operation)
     else:
@@ -199,106 +204,96 @@ def shared_feature_collection(shared: list[SharedAreas], now: datetime | None = 
     return body
 
 
+def _read_each(shared: list[SharedAreas], read: Callable[[SharedAreas], Iterable[dict]]) -> list[dict]:
+    """The rows ``read`` gives for each agreement that shares any area, each read in its provider's scope
+    (and consumed there: nothing of a provider is read outside its own scope)."""
+    rows: list[dict] = []
+    for item in shared:
+        if item.areas:
+            with provider_scope(item.agreement):
+                rows.extend(read(item))
+    return rows
+
+
 def shared_alerts(shared: list[SharedAreas], *, include_resolved_since: datetime | None = None) -> list[dict]:
     """Alerts in the shared areas: open and acknowledged ones, and resolved ones since the given time."""
-    rows = []
-    for item in shared:
-        if not item.areas:
-            continue
-        names = {a.pk: a for a in item.areas}
-        with provider_scope(item.agreement):
-            alerts = Alert.objects.filter(tenant=item.agreement.provider, area_id__in=list(names))
-            keep = Q(resolved_at__isnull=True)
-            if include_resolved_since is not None:
-                keep |= Q(resolved_at__gte=include_resolved_since)
-            for alert in alerts.filter(keep).order_by("-opened_at", "-pk")[:500]:
-                area = names[alert.area_id]
-                rows.append(
-                    {
-                        "id": alert.pk, **_owner(item.agreement), "kind": alert.kind, "state": alert.state,
-                        "level": alert.level, "message": alert.message, "area": area.slug,
-                        "area_name": area.name,
-                        "opened_at": alert.opened_at, "acknowledged_at": alert.acknowledged_at,
-                        "resolved_at": alert.resolved_at,
-                    }
-                )  # fmt: skip
+    keep = Q(resolved_at__isnull=True)
+    if include_resolved_since is not None:
+        keep |= Q(resolved_at__gte=include_resolved_since)
+
+    def read(item: SharedAreas) -> Iterator[dict]:
+        areas = {a.pk: a for a in item.areas}
+        alerts = Alert.objects.filter(tenant=item.agreement.provider, area_id__in=list(areas)).filter(keep)
+        for alert in alerts.order_by("-opened_at", "-pk")[:500]:
+            area = areas[alert.area_id]
+            yield {
+                "id": alert.pk, **_owner(item.agreement), "kind": alert.kind, "state": alert.state,
+                "level": alert.level, "message": alert.message, "area": area.slug, "area_name": area.name,
+                "opened_at": alert.opened_at, "acknowledged_at": alert.acknowledged_at,
+                "resolved_at": alert.resolved_at,
+            }  # fmt: skip
+
+    rows = _read_each(shared, read)
     rows.sort(key=lambda r: r["opened_at"], reverse=True)
     return rows
 
 
 def shared_actions(shared: list[SharedAreas], *, since: datetime | None = None) -> list[dict]:
     """The provider's action-log entries (current revision) that name a shared area."""
-    rows = []
-    for item in shared:
-        if not item.areas:
-            continue
+
+    def read(item: SharedAreas) -> Iterator[dict]:
         slugs = {a.pk: a.slug for a in item.areas}
-        with provider_scope(item.agreement):
-            entries = (
-                ActionLogEntry.objects.filter(tenant=item.agreement.provider, areas__in=list(slugs))
-                .distinct()
-                .select_related("intervention")
-                .prefetch_related("areas")
-            )
-            if since is not None:
-                entries = entries.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
-            for entry in entries.order_by("-started_at", "-created_at", "-pk")[:500]:
-                rows.append(
-                    {
-                        "id": entry.pk, **_owner(item.agreement), "organisation": entry.organisation,
-                        "intervention": entry.intervention.name, "description": entry.description,
-                        "areas": sorted(slugs[a.pk] for a in entry.areas.all() if a.pk in slugs),
-                        "status": entry.status, "planned_at": entry.planned_at,
-                        "started_at": entry.started_at,
-                        "ended_at": entry.ended_at,
-                    }
-                )  # fmt: skip
-    return rows
+        entries = (
+            ActionLogEntry.objects.filter(tenant=item.agreement.provider, areas__in=list(slugs))
+            .distinct()
+            .select_related("intervention")
+            .prefetch_related("areas")
+        )
+        if since is not None:
+            entries = entries.filter(Q(ended_at__isnull=True) | Q(ended_at__gte=since))
+        for entry in entries.order_by("-started_at", "-created_at", "-pk")[:500]:
+            yield {
+                "id": entry.pk, **_owner(item.agreement), "organisation": entry.organisation,
+                "intervention": entry.intervention.name, "description": entry.description,
+                "areas": sorted(slugs[a.pk] for a in entry.areas.all() if a.pk in slugs),
+                "status": entry.status, "planned_at": entry.planned_at, "started_at": entry.started_at,
+                "ended_at": entry.ended_at,
+            }  # fmt: skip
+
+    return _read_each(shared, read)
 
 
 def shared_series(shared: list[SharedAreas]) -> list[dict]:
     """Series of the shared areas with their latest value."""
-    rows = []
-    for item in shared:
-        if not item.areas:
-            continue
+
+    def read(item: SharedAreas) -> Iterator[dict]:
         slugs = {a.pk: a.slug for a in item.areas}
-        with provider_scope(item.agreement):
-            series = Series.objects.filter(tenant=item.agreement.provider, area_id__in=list(slugs)).order_by(
-                "area_id", "name", "pk"
-            )
-            for s in series:
-                rows.append(
-                    {
-                        "id": s.pk, **_owner(item.agreement), "area": slugs[s.area_id],
-                        "name": s.name or s.key,
-                        "metric": s.metric, "unit": s.unit, "lon": s.lon, "lat": s.lat,
-                        "latest_time": s.latest_time, "latest_value": s.latest_value,
-                    }
-                )  # fmt: skip
-    return rows
+        series = Series.objects.filter(tenant=item.agreement.provider, area_id__in=list(slugs))
+        for s in series.order_by("area_id", "name", "pk"):
+            yield {
+                "id": s.pk, **_owner(item.agreement), "area": slugs[s.area_id], "name": s.name or s.key,
+                "metric": s.metric, "unit": s.unit, "lon": s.lon, "lat": s.lat,
+                "latest_time": s.latest_time, "latest_value": s.latest_value,
+            }  # fmt: skip
+
+    return _read_each(shared, read)
 
 
 def shared_forecasts(shared: list[SharedAreas]) -> list[dict]:
     """The latest stored forecast of each shared area that has one."""
-    rows = []
-    for item in shared:
-        if not item.areas:
-            continue
-        with provider_scope(item.agreement):
-            forecasts = latest_forecasts(areas=item.areas)
+
+    def read(item: SharedAreas) -> Iterator[dict]:
+        forecasts = latest_forecasts(areas=item.areas)
         for area in item.areas:
             forecast = forecasts.get(area.pk)
-            if forecast is None:
-                continue
-            rows.append(
-                {
+            if forecast is not None:
+                yield {
                     **_owner(item.agreement), "area": area.slug, "area_name": area.name,
                     "issued_at": forecast.issued_at, "method": forecast.method, "quantity": forecast.quantity,
                     "points": forecast.points,
-                }
-            )  # fmt: skip
-    return rows
+                }  # fmt: skip
+
+    return _read_each(shared, read)
 
 
 # --- joint operations --------------------------------------------------------------------------------
@@ -395,13 +390,9 @@ def operations_sharing_area(*, area: Area, owner: Tenant, now: datetime | None =
     """``[(operation, [e-mail, ...])]``: the running operations ``owner`` brought ``area`` into with alerts
     shared, and the addresses of the other participants' members on duty for each. In ``owner``'s scope."""
     now = now or timezone.now()
-    agreements = (
-        SharingAgreement.objects.filter(
-            provider=owner, operation__isnull=False, state=AgreementState.ACCEPTED, valid_from__lte=now
-        )
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
-        .select_related("operation", "provider")
-    )
+    agreements = _valid_now(
+        SharingAgreement.objects.filter(provider=owner, operation__isnull=False), now
+    ).select_related("operation", "provider")
     found = []
     for agreement in agreements:
         if ShareKind.ALERTS not in agreement.kinds:
@@ -444,13 +435,7 @@ def operation_public_shared(operation: JointOperation, now: datetime | None = No
     now = now or timezone.now()
     with tenant_scope(operation.lead):  # the lead is a party of every open operation agreement
         agreements = list(
-            SharingAgreement.objects.filter(
-                operation=operation,
-                state=AgreementState.ACCEPTED,
-                valid_from__lte=now,
-                provider__is_active=True,
-            )
-            .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+            _valid_now(SharingAgreement.objects.filter(operation=operation, provider__is_active=True), now)
             .select_related("provider", "operation")
             .order_by("provider__name", "pk")
         )

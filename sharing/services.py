@@ -231,18 +231,18 @@ def agreement_end(
     return agreement
 
 
-def shared_read_record(
-    *, agreements: list[SharingAgreement], actor, reader: Tenant, kind: str, areas: dict[int, list[str]]
-) -> None:
-    """Write one audit entry per agreement read, in the trail of both tenants: who read what of whose."""
-    for agreement in agreements:
+def shared_read_record(*, shared: list, actor, reader: Tenant, kind: str) -> None:
+    """Write one audit entry per agreement read (``shared``: the ``selectors.SharedAreas`` read), in the
+    trail of both tenants: who read which areas of whose."""
+    for item in shared:
+        agreement = item.agreement
         audit_record_for_tenants(
             tenants=agreement.audit_tenants(reader=reader),
             actor=actor,
             action="sharing.read",
             obj=agreement,
             object_label=f"{agreement.provider.slug} → {agreement.recipient_label}",
-            details={"kind": kind, "reader": reader.slug, "areas": areas.get(agreement.pk, [])},
+            details={"kind": kind, "reader": reader.slug, "areas": [a.slug for a in item.areas]},
         )
 
 

@@ -198,9 +198,8 @@ class OperationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantG
         shared = selectors.operation_shared(operation, reader=self.tenant, kind=kind, token=request.auth)
         others = [item for item in shared if item.agreement.provider_id != self.tenant.pk]
         services.shared_read_record(
-            agreements=[item.agreement for item in others], actor=request.user, reader=self.tenant,
-            kind=kind or "areas", areas={item.agreement.pk: [a.slug for a in item.areas] for item in others},
-        )  # fmt: skip
+            shared=others, actor=request.user, reader=self.tenant, kind=kind or "areas"
+        )
         return shared
 
     @extend_schema(

@@ -172,11 +172,7 @@ class SharedView(TenantViewMixin, APIView):
         )
         shared = selectors.shared_areas(agreements)
         services.shared_read_record(
-            agreements=agreements,
-            actor=request.user,
-            reader=self.tenant,
-            kind=self.kind or "areas",
-            areas={item.agreement.pk: [a.slug for a in item.areas] for item in shared},
+            shared=shared, actor=request.user, reader=self.tenant, kind=self.kind or "areas"
         )
         return shared
 
