@@ -3,17 +3,20 @@
 The paths come from the entity registry (``sta.entities.ENTITY_TYPES``), so a new entity set or
 navigation property is covered without anyone adding a test. An admin of tenant A (every right) must
 get 404 for tenant B's slug and for B's ids under A's own slug; A's own ids answer 200, so a 404 cannot
-come from a broken route.
+come from a broken route. This holds with sharing in place: B shares all its areas and every kind of data
+with A (tokens allowed) and both work one joint operation B brought its areas into; shared data is never
+served through SensorThings.
 """
 
 import pytest
 from django_scopes import scopes_disabled
 
+from areas.models import Area
 from sources.models import Observation
 from sta.entities import ENTITY_TYPES
 from tenants.choices import Role
 from tenants.scoping import tenant_scope
-from tests.factories import make_series, member, token_for
+from tests.factories import make_agreement, make_operation, make_series, member, token_for
 from tests.sta.conftest import build_world
 
 PATHS = [(name, None) for name in ENTITY_TYPES] + [
@@ -31,6 +34,12 @@ def two_worlds(tenant_a, tenant_b):
     a, b = build_world(tenant_a), build_world(tenant_b, prefix="b-")
     # A metric only B measures, so B has an ObservedProperty id that A lacks.
     make_series(tenant_b, key="b-weather", metric="temperature", source=b.parking, unit="°C")
+    with scopes_disabled():
+        b_areas = list(Area.objects.filter(tenant=tenant_b))
+        assert b_areas, "B has areas to share"
+        make_agreement(tenant_b, tenant_a, areas=b_areas, token_access=True)
+        operation = make_operation(tenant_b, tenant_a, slug="joint")
+        make_agreement(tenant_b, areas=b_areas, operation=operation, recipient=None, token_access=True)
     return a, b
 
 
