@@ -644,6 +644,44 @@ EXAMPLES: dict[str, dict] = {
             }
         }
     },
+    "tenants_areas_history_retrieve": {
+        "responses": {
+            "200": {
+                "start": "2026-07-03T12:00:00Z",
+                "end": "2026-07-04T13:00:00Z",
+                "areas": [
+                    {
+                        "slug": "strand-scheveningen",
+                        "quantity": "people",
+                        "flow_method": None,
+                        "points": [
+                            {
+                                "time": "2026-07-04T12:00:00Z",
+                                "people": 8210.4,
+                                "flow": None,
+                                "density": 0.049,
+                                "level": "quiet",
+                            },
+                        ],
+                    },
+                    {
+                        "slug": "strandtrap-kurhaus",
+                        "quantity": "flow",
+                        "flow_method": "fruin",
+                        "points": [
+                            {
+                                "time": "2026-07-04T12:00:00Z",
+                                "people": None,
+                                "flow": 36.2,
+                                "density": None,
+                                "level": "busy",
+                            },
+                        ],
+                    },
+                ],
+            }
+        }
+    },
     "tenants_areas_forecast_retrieve": {
         "responses": {
             "200": {

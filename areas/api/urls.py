@@ -3,6 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from .history_views import AreaHistoryView
 from .views import AreaViewSet, BuildingLayerView, CrowdLevelSettingsView, EventViewSet
 
 router = SimpleRouter()
@@ -17,6 +18,8 @@ urlpatterns = [
         ),
         name="area-geojson-file",
     ),
+    # Before the router: "history" is not an area id.
+    path("tenants/<str:tenant>/areas/history/", AreaHistoryView.as_view(), name="area-history"),
     path("tenants/<str:tenant>/buildings.geojson", BuildingLayerView.as_view(), name="buildings-geojson"),
     path("tenants/<str:tenant>/crowd-levels/", CrowdLevelSettingsView.as_view(), name="crowd-levels"),
     *router.urls,

@@ -1,7 +1,7 @@
 /* Loading the areas (GeoJSON with their live status), the crowd-level bands, the hourly history of the
    last day, the forecasts and the areas other organisations share into the dashboard's state. */
 import { api } from "./api.js";
-import { HOUR, S, cfg, hourStart, shortFmt } from "./config.js";
+import { S, cfg, hourStart, shortFmt } from "./config.js";
 import { $ } from "./dom.js";
 import { boxCentre } from "./map-style.js";
 import { render, state } from "./state.js";
@@ -40,37 +40,31 @@ export function loadSharedAreas() {
   });
 }
 
-/* People per area and hour over the last 25 hours: {slug: {hourMs: people}}. */
+/* Each area's whole hours of the last 25 hours, by the server's fusion rule (areas/history/): people present,
+   or for a passer-by area the flow in persons/min/m, with the level of that hour:
+   {slug: {hourMs: {people, flow, level}}}. A parent without its own counts is the sum of its sub-areas. */
 export function loadHistory() {
   if (!cfg.mayViewHistory) { state.history = {}; return Promise.resolve(); }
-  const start = new Date(hourStart(Date.now()) - 25 * HOUR).toISOString();
-  return api(`observations/?metric=people_count&resample=hour&start=${encodeURIComponent(start)}`).then((data) => {
+  return api("areas/history/?hours=25").then((data) => {
     const perArea = {};
-    data.series.forEach((series) => {
-      if (!series.area) { return; }
-      const hours = perArea[series.area] = perArea[series.area] || {};
-      series.points.forEach(([time, people]) => {
-        const t = Date.parse(time);
-        hours[t] = (hours[t] || 0) + people;
+    data.areas.forEach((area) => {
+      const hours = perArea[area.slug] = {};
+      area.points.forEach((p) => {
+        hours[Date.parse(p.time)] = area.quantity === "flow"
+          ? { flow: p.flow, level: p.level, density: p.density, flowMethod: area.flow_method }
+          : { people: p.people, level: p.level };
       });
-    });
-    // A parent without its own counts is the sum of its sub-areas (the status fusion rule).
-    const features = state.geojson.features;
-    features.forEach((f) => {
-      const slug = f.properties.slug;
-      if (perArea[slug]) { return; }
-      const kids = features.filter((k) => k.properties.parent === slug);
-      if (!kids.length || !kids.every((k) => perArea[k.properties.slug])) { return; }
-      const sum = {};
-      Object.keys(perArea[kids[0].properties.slug]).forEach((t) => {
-        if (kids.every((k) => perArea[k.properties.slug][t] !== undefined)) {
-          sum[t] = kids.reduce((acc, k) => acc + perArea[k.properties.slug][t], 0);
-        }
-      });
-      perArea[slug] = sum;
     });
     state.history = perArea;
+    state.historyHour = hourStart(Date.now());  // loaded again once a new hour is whole
   });
+}
+
+/* The observed value of an area's hours for its chart: [[ms, people or flow]] in time order. */
+export function observedPoints(slug) {
+  const hours = (state.history && state.history[slug]) || {};
+  return Object.keys(hours).map(Number).sort((a, b) => a - b)
+    .map((t) => [t, hours[t].flow !== undefined ? hours[t].flow : hours[t].people]);
 }
 
 /* An area's forecast, fetched once per page view. */

@@ -1,7 +1,7 @@
 /* The panel of one area: its state in words, the forecast chart, the model and its sources. */
 import { api } from "./api.js";
-import { loadForecast } from "./area-data.js";
-import { HOUR, S, cfg, levelLabel } from "./config.js";
+import { loadForecast, loadHistory, observedPoints } from "./area-data.js";
+import { S, cfg, levelLabel } from "./config.js";
 import { $ } from "./dom.js";
 import { modelText, renderForecastChart } from "./forecast-chart.js";
 import { displayed, flowBasis, flowText, hasFlow } from "./levels.js";
@@ -50,18 +50,11 @@ export function openArea(slug) {
   render(false);
   panel.focus();
   const now = Date.now();
-  const start = new Date(now - 24 * HOUR).toISOString();
-  const past = cfg.mayViewHistory
-    ? api(`observations/?area=${encodeURIComponent(slug)}&metric=people_count&resample=hour&start=${encodeURIComponent(start)}`)
-    : Promise.resolve({ series: [] });
-  Promise.all([past, loadForecast(feature), api("areas/status/")]).then(([history, forecast, status]) => {
+  // The past hours come from the areas' hourly history (people, or a passer-by area's flow), fetched anew.
+  const past = cfg.mayViewHistory ? loadHistory() : Promise.resolve();
+  Promise.all([past, loadForecast(feature), api("areas/status/")]).then(([, forecast, status]) => {
     if (state.selected !== slug) { return; }
-    let observed = {};
-    history.series.forEach((series) => {
-      series.points.forEach(([time, people]) => { const t = Date.parse(time); observed[t] = (observed[t] || 0) + people; });
-    });
-    if (!history.series.length && state.history && state.history[slug]) { observed = state.history[slug]; }
-    const points = Object.keys(observed).map(Number).sort((a, b) => a - b).map((t) => [t, observed[t]]);
+    const points = observedPoints(slug);
     renderForecastChart($("area-chart"), { props, forecast, observed: points, now });
     $("area-model").textContent = modelText(forecast);
     const area = status.areas.find((a) => a.slug === slug);

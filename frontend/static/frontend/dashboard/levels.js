@@ -38,13 +38,14 @@ export function flowThresholds(props) {
   return THRESHOLD_LEVELS.map((key) => ({ level: key, label: S[key], value: bands[key] }));
 }
 
-/* The observed (offset < 0) or forecast (offset > 0) value of an area at the slider's hour. */
+/* The observed (offset < 0: the server's hourly history) or forecast (offset > 0) value of an area at the
+   slider's hour. */
 function peopleAt(slug, offset) {
   if (offset === 0) { return null; }
   const target = hourStart(Date.now()) + offset * HOUR;
   if (offset < 0) {
     const hist = state.history && state.history[slug];
-    return hist && hist[target] !== undefined ? { people: hist[target] } : null;
+    return hist && hist[target] !== undefined ? hist[target] : null;
   }
   const forecast = state.forecasts[slug];
   if (!forecast) { return null; }
@@ -66,7 +67,12 @@ export function displayed(feature) {
   }
   const at = peopleAt(props.slug, state.offset);
   if (!at) { return { level: null, people: null, density: null, stale: false }; }
-  if (at.flow !== undefined) { return { level: at.level, people: null, density: null, flow: at.flow, stale: false }; }
+  if (at.flow !== undefined) {
+    return {
+      level: at.level, people: null, density: at.density === undefined ? null : at.density, flow: at.flow,
+      flowMethod: at.flowMethod, stale: false
+    };
+  }
   const density = at.people / props.effective_surface_m2;
   return { level: at.level || levelFor(props, at.people), people: at.people, density, stale: false };
 }

@@ -13,7 +13,7 @@ function onSlider() {
   $("time-mode").textContent = offset === 0 ? S.live_view : `${offset < 0 ? S.past_view : S.future_view} ${label}`;
   $("dashboard").dataset.offset = String(offset);
   let loading = Promise.resolve();
-  if (offset < 0 && !state.history) { loading = loadHistory(); }
+  if (offset < 0 && (!state.history || state.historyHour !== hourStart(Date.now()))) { loading = loadHistory(); }
   if (offset > 0) { loading = loadAllForecasts(); }
   loading.then(() => render(false)).catch(() => {
     $("time-mode").textContent = S.load_error;
