@@ -321,6 +321,7 @@ SPECTACULAR_SETTINGS = {
         "AreaKindEnum": "areas.choices.AreaKind",
         "RoleEnum": "tenants.choices.Role",
         "MetricEnum": "sources.choices.Metric",
+        "CrowdLevelEnum": "areas.levels.LEVELS",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
