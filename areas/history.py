@@ -36,10 +36,6 @@ class AreaHistory:
     points: list[HistoryPoint] = field(default_factory=list)
 
 
-def hour_start(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
 def area_level_history(
     *, tenant, areas: list[Area], hours: int = 25, now: datetime | None = None
 ) -> tuple[datetime, datetime, list[AreaHistory]]:
@@ -47,7 +43,7 @@ def area_level_history(
     flow of each area and the level it implies. Hours without data are left out."""
     if not 1 <= hours <= MAX_HOURS:
         raise ValueError(f"hours must be between 1 and {MAX_HOURS}")
-    end = hour_start((now or timezone.now()).astimezone(UTC))
+    end = (now or timezone.now()).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(hours=hours)
     quantities: dict[str, str] = {}
     hourly = area_history(tenant=tenant, areas=areas, start=start, end=end, quantities=quantities)
@@ -62,12 +58,12 @@ def area_level_history(
         for time, value in zip(times, values, strict=True):
             if quantity == "flow":
                 assessed = area.assess_flow(value, settings)
-                point = HistoryPoint(time=time, flow=round(value, 1), level=assessed.level)
-                point.density = None if assessed.density is None else round(assessed.density, 3)
+                point = HistoryPoint(time=time, flow=round(value, 1))
             else:
                 assessed = area.assess_people(value, settings)
-                point = HistoryPoint(time=time, people=round(value, 1), level=assessed.level)
-                point.density = None if assessed.density is None else round(assessed.density, 3)
+                point = HistoryPoint(time=time, people=round(value, 1))
+            point.level = assessed.level
+            point.density = None if assessed.density is None else round(assessed.density, 3)
             history.points.append(point)
         result.append(history)
     return start, end, result

@@ -69,11 +69,11 @@ def _holiday_tables(
     """(public holiday dates, {date: share of regions on school holiday}, dates of ``region``'s holidays)."""
     years = range(first_year, last_year + 1)
     if country != "NL":
-        kind = holidays.country_holidays(country, subdiv=subdivision).__class__
-        wanted = tuple(c for c in ("public", "optional") if c in kind.supported_categories)
+        supported = holidays.country_holidays(country, subdiv=subdivision).supported_categories
+        wanted = tuple(c for c in ("public", "optional") if c in supported)
         public = holidays.country_holidays(country, subdiv=subdivision, years=years, categories=wanted)
         school_days: dict[date, float] = {}
-        if "school" in kind.supported_categories:
+        if "school" in supported:
             school = holidays.country_holidays(
                 country, subdiv=subdivision, years=years, categories=("school",)
             )

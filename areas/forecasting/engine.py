@@ -125,9 +125,8 @@ class EngineConfig:
     min_samples_leaf: int = 40
     l2_regularization: float = 1.0
     n_iter_no_change: int = 20
-    outage_zero_hours: int = (
-        0  # e.g. 24: a run of zeros this long is an outage (a gap, not 0 people); 0 = off
-    )
+    # e.g. 24: a run of zeros this long is an outage (a gap, not 0 people); 0 = off
+    outage_zero_hours: int = 0
     outage_stuck_hours: int = 0  # e.g. 12: a run of one same non-zero value this long is stuck; 0 = off
     school_region: str | None = None  # "Noord", "Midden" or "Zuid": adds the tenant's own school holidays
     time_zone: str = "Europe/Amsterdam"  # IANA zone of the local hour, weekday and holiday features

@@ -3,14 +3,15 @@
 import json
 import time
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from areas.forecasting.csvio import CsvError, read_series
 from areas.forecasting.data import hour_to_datetime
 from areas.forecasting.engine import MAX_HORIZON, EngineConfig, backtest
+from tenants.models import validate_time_zone
 
 EXIT_BAD_INPUT = 2
 
@@ -181,8 +182,8 @@ def _bad_input(message: str) -> CommandError:
 
 def _calendar(zone: str, country: str, subdivision: str | None) -> dict:
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+        validate_time_zone(zone)
+    except ValidationError:
         raise _bad_input(f"--time-zone {zone!r} is not an IANA time zone (e.g. Europe/Amsterdam).") from None
     country = (country or "").upper()
     supported = holidays.list_supported_countries()
