@@ -599,3 +599,85 @@ def test_fetch_v3_with_a_v3_site_table(tenant_a, httpserver):
         )
         located = Series.objects.get(source=source, key="GAD02_Amstd_34_0:vehicle_flow")
         assert (located.name, located.location) == ("Example street D vehicle flow", (4.8852, 52.3601))
+
+
+# --- the fast reader of a wanted site reads what the tree reader reads -----------------------------------
+
+
+def _site_elements(body: bytes):
+    from lxml import etree
+
+    root = etree.fromstring(gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body)
+    return root.iter("{*}siteMeasurements")
+
+
+@pytest.mark.parametrize(
+    "body, version",
+    [(SUBSET_GZ, 2), (SUBSET_V3_GZ, 3), (SINGLE_SITE_XML, 2)],
+    ids=["v2", "v3", "single-site-2019"],
+)
+def test_fast_site_reader_agrees_with_the_tree_reader_on_every_recorded_site(body, version):
+    from sources.connectors.ndw_traffic import _scan_site, _SiteReader
+
+    reader, read = _SiteReader(), 0
+    for site in _site_elements(body):
+        assert reader.read(site, version) == _scan_site(site, version)
+        assert reader._plain(site, version) is not None  # NDW's own layout takes the fast path
+        read += 1
+    assert read > 0
+
+
+V2_SITE = (
+    '<d:siteMeasurements xmlns:d="http://datex2.eu/schema/2/2_0" '
+    'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    '<d:measurementSiteReference id="S1" version="3" targetClass="MeasurementSiteRecord"/>'
+    "<d:measurementTimeDefault>2025-08-15T21:48:00Z</d:measurementTimeDefault>"
+    '<d:measuredValue index="1"><d:measuredValue><d:basicData xsi:type="TrafficFlow">'
+    '<d:vehicleFlow numberOfInputValuesUsed="4"><d:dataError>{error}</d:dataError>'
+    "<d:vehicleFlowRate>{flow}</d:vehicleFlowRate></d:vehicleFlow></d:basicData></d:measuredValue>"
+    "</d:measuredValue>"
+    '<d:measuredValue index="2"><d:measuredValue><d:basicData xsi:type="TrafficSpeed">'
+    "<d:averageVehicleSpeed><d:speed>{speed}</d:speed></d:averageVehicleSpeed></d:basicData>"
+    "</d:measuredValue></d:measuredValue>{extra}"
+    "</d:siteMeasurements>"
+)
+
+
+@pytest.mark.parametrize(
+    "fields, plain",
+    [
+        ({"error": "false", "flow": "120", "speed": "64", "extra": ""}, True),  # prefixed names
+        ({"error": "true", "flow": "120", "speed": "64", "extra": ""}, True),  # dataError: no value
+        ({"error": "false", "flow": "-1", "speed": "0", "extra": ""}, True),  # -1, speed without traffic
+        ({"error": "false", "flow": "12x", "speed": "64", "extra": ""}, True),  # no number
+        ({"error": "false", "flow": "120", "speed": "64", "extra": "<!-- a note -->"}, False),
+        ({"error": "false", "flow": "1<!-- c -->20", "speed": "64", "extra": ""}, False),
+        ({"error": "false", "flow": "&#49;20", "speed": "64", "extra": ""}, True),  # lxml writes "120"
+        (
+            {"error": "false", "flow": "<![CDATA[120]]>", "speed": "64", "extra": ""},
+            True,
+        ),  # lxml writes "120"
+        (
+            {
+                "error": "false",
+                "flow": "120",
+                "speed": "64",
+                "extra": '<d:measuredValue index="3"><d:measuredValue><d:basicData xsi:type="TrafficSpeed">'
+                "<d:averageVehicleSpeed><d:vehicleFlowRate>90</d:vehicleFlowRate></d:averageVehicleSpeed>"
+                "</d:basicData></d:measuredValue></d:measuredValue>",  # a value where the schema has none
+            },
+            False,
+        ),
+    ],
+)
+def test_fast_site_reader_takes_only_the_plain_layout_and_agrees_with_the_tree_reader(fields, plain):
+    from lxml import etree
+
+    from sources.connectors.ndw_traffic import _scan_site, _SiteReader
+
+    site = etree.fromstring(V2_SITE.format(**fields).encode())
+    reader = _SiteReader()
+    assert (reader._plain(site, 2) is not None) is plain
+    assert reader.read(site, 2) == _scan_site(site, 2)
+    # Read twice by one reader (the memo of value blocks): the same answer.
+    assert reader.read(site, 2) == _scan_site(site, 2)
