@@ -68,7 +68,7 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-CSRF_FAILURE_VIEW = "tenants.api.problems.csrf_failure"  # problem JSON on API paths
+CSRF_FAILURE_VIEW = "core.problems.csrf_failure"  # problem JSON on API paths
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    "core",
     "tenants",
     "sources",
     "areas",
@@ -105,8 +106,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "tenants.api.input_guard.JsonLimitMiddleware",  # deep JSON: 400, oversized body: 413, on every path
-    "tenants.api.input_guard.RejectNulMiddleware",  # NUL in API input: 400, not a database error
+    "core.input_guard.JsonLimitMiddleware",  # deep JSON: 400, oversized body: 413, on every path
+    "core.input_guard.RejectNulMiddleware",  # NUL in API input: 400, not a database error
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
@@ -286,11 +287,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["tenants.api.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "tenants.api.schema.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "tenants.api.pagination.Pagination",
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "tenants.api.problems.problem_exception_handler",
+    "EXCEPTION_HANDLER": "core.problems.problem_exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         "token": env.str("TOKEN_THROTTLE_RATE", default="10/min"),
         "push": env.str("PUSH_THROTTLE_RATE", default="600/min"),
@@ -325,7 +326,7 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tenants.api.schema.add_problem_responses",
+        "core.schema.add_problem_responses",
         "config.schema_examples.add_examples",
     ],
 }

@@ -6,9 +6,9 @@ from django_otp.admin import OTPAdminSite
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 from config.security import docs_csp
-from tenants.api import problems
-from tenants.api.schema_view import SchemaView
-from tenants.health import healthz
+from core import problems
+from core.health import healthz
+from core.schema_view import SchemaView
 
 # The Django admin asks every user for a code from their authenticator (django-otp), not just a password.
 admin.site.__class__ = OTPAdminSite

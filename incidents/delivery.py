@@ -19,9 +19,9 @@ import httpx
 from django.conf import settings
 from django.core.mail import send_mass_mail
 
+from core import egress
 from sources.http import safe_url
 from sources.secrets import decrypt_secrets
-from tenants import egress
 from tenants.models import Membership
 
 from .choices import EVENT_TYPE_PREFIX

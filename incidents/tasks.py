@@ -6,8 +6,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from core.retry import backoff_seconds
 from tenants.models import Tenant
-from tenants.retry import backoff_seconds
 from tenants.tasks import TenantTask, for_each_tenant
 
 from . import events

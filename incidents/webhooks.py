@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core import egress
 from sources.secrets import encrypt_secrets
-from tenants import egress
 from tenants.models import Tenant
 
 from . import events

@@ -1,6 +1,6 @@
-"""Outgoing HTTP for connectors: the platform's egress client (tenants.egress), a size limit, errors.
+"""Outgoing HTTP for connectors: the platform's egress client (core.egress), a size limit, errors.
 
-Every fetch goes through :func:`tenants.egress.shared_client`, so the egress policy (no loopback,
+Every fetch goes through :func:`core.egress.shared_client`, so the egress policy (no loopback,
 private, link-local or reserved addresses unless EGRESS_ALLOW_NETWORKS allows them, checked per
 redirect hop and pinned) holds for every connector and for "test connection". A fetch that gets no
 answer says only "could not fetch" to the tenant, whatever the cause; the cause goes to the log.
@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 from django.conf import settings
 
-from tenants import egress
+from core import egress
 
 USER_AGENT = "CrowdSafetyManager/1.0 (open-source crowd safety platform)"
 log = logging.getLogger("csm.egress")

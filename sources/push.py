@@ -16,9 +16,9 @@ import io
 import json
 from datetime import datetime
 
-from tenants import jsonlimits
+from core import jsonlimits
+from core.instants import InstantError, parse_instant
 from tenants.choices import Capability, Role, role_has
-from tenants.instants import InstantError, parse_instant
 from tenants.models import ApiToken
 
 from . import services
@@ -34,7 +34,7 @@ class TooManyRowsError(PushFormatError):
 
 
 def parse_time(text) -> tuple[datetime | None, str | None]:
-    """An aware datetime from ISO 8601 text, or an explanation (tenants.instants)."""
+    """An aware datetime from ISO 8601 text, or an explanation (core.instants)."""
     try:
         return parse_instant(text), None
     except InstantError as error:

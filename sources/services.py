@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from tenants import egress
+from core import egress
+from core.retry import backoff_seconds
 from tenants.audit import audit_record
 from tenants.models import Tenant
-from tenants.retry import backoff_seconds
 
 from . import plausibility
 from .choices import DEFAULT_UNITS, FUTURE_METRICS, Metric
@@ -532,7 +532,7 @@ def _config_urls(value, path=""):
 def _unreachable_urls(config) -> list[str]:
     """Config URLs the egress policy refuses whatever DNS says (literal private addresses, localhost).
 
-    Host names are checked again when the fetch connects (tenants.egress), where the address is pinned.
+    Host names are checked again when the fetch connects (core.egress), where the address is pinned.
     """
     errors = []
     for where, url in _config_urls(config):

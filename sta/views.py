@@ -21,9 +21,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from tenants import jsonlimits
+from core import jsonlimits
+from core.problems import PROBLEM_CONTENT_TYPE, problem
 from tenants.api.base import TenantViewMixin
-from tenants.api.problems import PROBLEM_CONTENT_TYPE, problem
 from tenants.choices import Capability
 
 from . import selectors, services

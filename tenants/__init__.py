@@ -1,3 +1,3 @@
-"""Platform core: tenants (organisations), members and roles, API tokens, second factor and log-in lock-out,
-the audit trail, the tenant scoping machinery, problem responses, JSON limits, the egress client, the one
-timestamp reader (instants) and the one backoff rule (retry). Depends on no other app of the platform."""
+"""Tenants (organisations), members and roles, API tokens, second factor and log-in lock-out, the audit
+trail, the permissions and the tenant scoping machinery with its scoped base models: everything that is
+about a tenant. Depends on ``core`` only (problem responses, parsers, instants, egress, retry)."""

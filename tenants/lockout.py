@@ -30,7 +30,8 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from .api.problems import PROBLEM_CONTENT_TYPE, problem
+from core.problems import PROBLEM_CONTENT_TYPE, problem
+
 from .models import LoginThrottle
 
 Kind = LoginThrottle.Kind

@@ -96,7 +96,7 @@ class MfaRequiredMiddleware:
         if path.startswith(API_PREFIXES):
             if request.headers.get("Authorization", "").startswith("Token "):
                 return self.get_response(request)  # the token, not the session, authenticates this call
-            from .api.problems import PROBLEM_CONTENT_TYPE, problem
+            from core.problems import PROBLEM_CONTENT_TYPE, problem
 
             body = problem(
                 403,

@@ -7,8 +7,9 @@ from django.core.cache import cache
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from core.health import HEARTBEAT_KEY
+
 from .audit import audit_purge, audit_purge_platform
-from .health import HEARTBEAT_KEY
 from .models import Tenant
 from .scoping import tenant_scope
 from .services import api_tokens_purge_expired

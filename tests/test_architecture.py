@@ -17,9 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CORE = {"tenants"}  # tenants, members, roles, tokens, audit, problem responses: the platform core
+CORE = {"core", "tenants"}  # the domain-free core, and tenants, members, roles, tokens, audit, scoping
 ALLOWED: dict[str, set[str]] = {
-    "tenants": set(),
+    "core": set(),
+    "tenants": {"core"},
     "sources": CORE,
     "areas": CORE | {"sources"},
     "incidents": CORE | {"sources", "areas"},

@@ -5,7 +5,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
+from core.fields import AwareDateTimeField, ScopedSlugRelatedField
 
 from ..choices import AreaKind
 from ..geometry import GeometryError, MeasuredGeometry, measure

@@ -18,9 +18,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.parsers import JSONParser
+from core.problems import problem_response
 from tenants.api.base import TenantModelViewSet, TenantViewMixin
-from tenants.api.parsers import JSONParser
-from tenants.api.problems import problem_response
 from tenants.choices import Capability
 
 from .. import selectors, services

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tenants.instants import InstantError, parse_instant
+from core.instants import InstantError, parse_instant
 
 from .data import hour_to_datetime
 

@@ -8,8 +8,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.problems import problem, problem_response
 from tenants.api.base import TenantGenericViewSet, TenantViewMixin
-from tenants.api.problems import problem, problem_response
 from tenants.choices import Capability
 
 from .. import selectors, services

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from tenants.api.filters import AwareDateTimeFilter
+from core.filters import AwareDateTimeFilter
 
 from ..choices import ActionStatus, IncidentKind
 from ..models import ActionLogEntry, Incident

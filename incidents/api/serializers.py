@@ -5,8 +5,8 @@ from rest_framework import serializers
 from areas.levels import LEVELS
 from areas.models import Area
 from areas.selectors import area_list
+from core.fields import AwareDateTimeField, ScopedSlugRelatedField
 from sources.models import Source
-from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
 from tenants.choices import Role
 
 from ..choices import ALERT_EVENTS, WEBHOOK_EVENTS, ActionStatus, AlertKind, AlertState, Judgement

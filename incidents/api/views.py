@@ -14,9 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from areas.selectors import area_list
+from core.export import csv_download, csv_response
+from core.problems import problem_response
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
-from tenants.api.export import csv_download, csv_response
-from tenants.api.problems import problem_response
 from tenants.choices import Capability
 from tenants.scoping import tenant_scope
 

@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tenants.api.fields import AwareDateTimeField
+from core.fields import AwareDateTimeField
 
 from ..choices import ShareKind
 from ..models import JointOperation, SharingAgreement

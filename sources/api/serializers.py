@@ -3,7 +3,7 @@
 from django.conf import settings
 from rest_framework import serializers
 
-from tenants.api.fields import AwareDateTimeField, ScopedSlugRelatedField
+from core.fields import AwareDateTimeField, ScopedSlugRelatedField
 
 from ..choices import Metric
 from ..connectors import connector_kinds

@@ -20,9 +20,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
+from core.export import csv_download
+from core.problems import BACKEND_UNAVAILABLE, problem_response
 from tenants.api.base import TenantGenericViewSet, TenantModelViewSet, TenantViewMixin
-from tenants.api.export import csv_download
-from tenants.api.problems import BACKEND_UNAVAILABLE, problem_response
 from tenants.choices import Capability, role_has
 from tenants.models import Membership
 from tenants.services import api_token_issue

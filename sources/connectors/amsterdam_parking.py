@@ -24,8 +24,8 @@ import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tenants import jsonlimits
-from tenants.instants import parse_instant
+from core import jsonlimits
+from core.instants import parse_instant
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register

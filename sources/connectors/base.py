@@ -47,7 +47,7 @@ class ParseError(ConnectorError):
 def json_cut_off(exc) -> bool:
     """True when a ``json.JSONDecodeError`` looks like a body that stopped early (an error at the very
     end, or a string that never closes), as opposed to a body that is wrong throughout."""
-    from tenants.jsonlimits import JSONTooDeepError
+    from core.jsonlimits import JSONTooDeepError
 
     if isinstance(exc, JSONTooDeepError):
         return False

@@ -17,8 +17,8 @@ import math
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from tenants import jsonlimits
-from tenants.instants import instant_or_none
+from core import jsonlimits
+from core.instants import instant_or_none
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.utils import timezone
 
-from tenants.instants import parse_instant
+from core.instants import parse_instant
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register

@@ -21,8 +21,8 @@ import httpx
 import jmespath
 from jmespath.exceptions import IncompleteExpressionError, JMESPathError
 
-from tenants import jsonlimits
-from tenants.instants import parse_instant
+from core import jsonlimits
+from core.instants import parse_instant
 
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import HttpClient

@@ -40,7 +40,7 @@ import jsonschema
 from lxml import etree
 from pyproj import CRS, Transformer
 
-from tenants.instants import parse_instant
+from core.instants import parse_instant
 
 from ..choices import DEFAULT_UNITS, Metric
 from ..http import safe_url

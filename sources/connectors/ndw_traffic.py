@@ -69,7 +69,7 @@ from typing import NamedTuple
 from django.utils import timezone
 from lxml import etree
 
-from tenants.instants import instant_or_none
+from core.instants import instant_or_none
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register

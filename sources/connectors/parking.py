@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 
 from django.utils import timezone
 
-from tenants import jsonlimits
+from core import jsonlimits
 
 from ..choices import DEFAULT_UNITS, Metric
 from . import register

@@ -6,12 +6,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins
 
+from core.export import csv_response
+
 from ..choices import Capability
 from ..models import AuditEntry
 from ..scoping import tenant_scope
 from ..selectors import audit_entry_list
 from .base import TenantGenericViewSet
-from .export import csv_response
 from .serializers import AuditEntrySerializer, AuditQuerySerializer
 
 CSV_MAX_ROWS = 100_000

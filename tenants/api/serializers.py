@@ -5,10 +5,11 @@ from datetime import datetime
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from core.fields import AwareDateTimeField
+
 from .. import lockout
 from ..choices import Role
 from ..models import AuditEntry, AuditResult, Membership, Tenant
-from .fields import AwareDateTimeField
 
 User = get_user_model()
 

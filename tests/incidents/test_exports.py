@@ -6,7 +6,7 @@ import io
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tenants.api.export import safe_cell
+from core.export import safe_cell
 from tests.factories import make_area, make_event, square
 from tests.helpers import assert_problem
 

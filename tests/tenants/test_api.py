@@ -356,7 +356,7 @@ def test_schema_and_docs_are_served(api):
 def test_timestamps_need_a_zone_and_a_sane_year(value, error):
     from rest_framework import serializers
 
-    from tenants.api.fields import AwareDateTimeField
+    from core.fields import AwareDateTimeField
 
     field = AwareDateTimeField()
     if error is None:

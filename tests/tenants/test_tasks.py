@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django_scopes import ScopeError
 
 from config.celery import app
-from tenants.health import HEARTBEAT_KEY
+from core.health import HEARTBEAT_KEY
 from tenants.models import Membership
 from tenants.scoping import active_tenant
 from tenants.tasks import TenantTask, record_heartbeat

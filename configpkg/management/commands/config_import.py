@@ -10,7 +10,7 @@ import sys
 from django.core.management.base import CommandError
 
 from configpkg.services import GEOMETRY_MODES, config_import
-from tenants import jsonlimits
+from core import jsonlimits
 from tenants.management.base import TenantCommand
 
 INVALID = 2

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from tenants.instants import instant_or_none
+from core.instants import instant_or_none
 
 
 class AwareDateTimeField(serializers.DateTimeField):

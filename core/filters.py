@@ -1,6 +1,6 @@
 """Query-parameter filters of the list endpoints (django-filter), with the platform's own time rule.
 
-``AwareDateTimeFilter`` reads times through ``tenants.instants``: a time without offset is refused with a
+``AwareDateTimeFilter`` reads times through ``core.instants``: a time without offset is refused with a
 message instead of being read in the server's zone. A bad filter value answers 400 with the parameter
 named (DjangoFilterBackend raises a ValidationError, the problem handler shapes it).
 """
@@ -12,7 +12,7 @@ from django import forms
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from tenants.instants import InstantError, parse_instant
+from core.instants import InstantError, parse_instant
 
 
 class AwareDateTimeFormField(forms.Field):

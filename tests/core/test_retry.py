@@ -1,8 +1,8 @@
-"""The one backoff rule (tenants.retry)."""
+"""The one backoff rule (core.retry)."""
 
 import pytest
 
-from tenants import retry
+from core import retry
 
 
 def test_backoff_grows_is_capped_and_jittered(monkeypatch):

@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from core import jsonlimits
 from sources.connectors import get_connector
 from sources.connectors.base import ConnectorContext, ParseError, Payload
-from tenants import jsonlimits
 from tenants.services import api_token_issue
 from tests.factories import make_area, make_source, token_for
 from tests.helpers import assert_problem

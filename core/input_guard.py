@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
-from tenants import jsonlimits
+from core import jsonlimits
 
 from .problems import PROBLEM_CONTENT_TYPE, problem
 

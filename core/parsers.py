@@ -1,11 +1,11 @@
-"""The API's JSON parser: DRF's, with the platform's nesting limit (``tenants.jsonlimits``)."""
+"""The API's JSON parser: DRF's, with the platform's nesting limit (``core.jsonlimits``)."""
 
 from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.utils.json import strict_constant
 
-from tenants import jsonlimits
+from core import jsonlimits
 
 
 class RequestTooLarge(APIException):

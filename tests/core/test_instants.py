@@ -1,11 +1,11 @@
-"""The one timestamp reader (tenants.instants)."""
+"""The one timestamp reader (core.instants)."""
 
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from tenants.instants import InstantError, instant_or_none, parse_instant
+from core.instants import InstantError, instant_or_none, parse_instant
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 

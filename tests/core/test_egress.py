@@ -15,11 +15,11 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 from pytest_httpserver import HTTPServer
 
+from core import egress
 from incidents.delivery import post_event
 from incidents.models import Webhook, WebhookEvent
 from sources.connectors.base import FetchError
 from sources.http import HttpClient
-from tenants import egress
 from tests.helpers import assert_problem
 
 SOURCES = "/api/v1/tenants/tenant-a/sources/"
