@@ -37,6 +37,12 @@ TRAIN_WEEKS = 26
 PREDICT_WEEKS = 8
 FRESH_FOR = timedelta(minutes=90)  # a stored forecast older than this is recomputed on request
 KEEP_FORECASTS = 72  # per area: three days of hourly issues, for looking back at what was expected
+# A forecast is not trustworthy (the dashboard says why instead of drawing it, and no forecast alert
+# comes from it) with less than a week of data, or when the counts behind it stopped or stuck.
+FEW_DATA_METHODS = ("none", "recent_mean", "seasonal_naive")  # under a week of observed hours
+OUTAGE_GAP = timedelta(hours=3)  # no count in the last 3 hours before the origin: the sensor is out
+STUCK_HOURS = 6  # the same non-zero hourly value 6 hours running up to the origin: a stuck counter
+MIN_RECORD_HOURS = 48  # scored holdout hours before an area's record is shown
 
 
 def _hourly_means(series_ids: list[int], start: datetime, end: datetime) -> dict[int, dict[datetime, float]]:
@@ -266,12 +272,14 @@ def refresh_forecasts(
     )
     settings = crowd_level_settings_get(tenant=tenant)
     accuracy = {str(h): score.as_dict() for h, score in model.backtest.items()}
+    records = model.records or {}
     created = []
     for area in areas:
         forecast = forecasts.get(area.slug)
         if forecast is None:
             continue
         quantity = quantities.get(area.slug, "people")
+        record = records.get(area.slug)
 
         def level(value, area=area, quantity=quantity):
             return area.level_of(value, settings, quantity)
@@ -304,6 +312,8 @@ def refresh_forecasts(
                 note=forecast.note,
                 points=points,
                 quantity=quantity,
+                record=record.as_dict() if record is not None and record.hours >= MIN_RECORD_HOURS else {},
+                trust=forecast_trust(forecast.method, history.get(area.slug), origin),
             )
         )
     for area in areas:  # keep the recent issues only
@@ -312,6 +322,33 @@ def refresh_forecasts(
         )
         AreaForecast.objects.filter(pk__in=list(stale[KEEP_FORECASTS:])).delete()
     return created
+
+
+def forecast_trust(method: str, history: tuple | None, origin: datetime) -> dict:
+    """Whether a forecast from ``origin`` can be shown: ``{"ok": True}``, or ``{"ok": False, "reason":
+    ..., "since": ISO time, "hours": n}`` with reason ``too_little_data`` (under a week of counts),
+    ``no_recent_counts`` (nothing since ``since``) or ``stuck_counts`` (the same value for ``hours``
+    hours since ``since``). ``history``: the area's hourly (times, values) up to the origin."""
+    times, values = history if history else ([], [])
+    if method in FEW_DATA_METHODS:
+        return {"ok": False, "reason": "too_little_data", "hours": len(times)}
+    if not times or origin - times[-1] >= OUTAGE_GAP:
+        return {"ok": False, "reason": "no_recent_counts", "since": times[-1].isoformat() if times else None}
+    run = 1
+    while (
+        run < len(values)
+        and values[-1 - run] == values[-1]
+        and times[-run] - times[-1 - run] == timedelta(hours=1)
+    ):
+        run += 1
+    if values[-1] > 0 and run >= STUCK_HOURS:
+        return {"ok": False, "reason": "stuck_counts", "since": times[-run].isoformat(), "hours": run}
+    return {"ok": True}
+
+
+def trusted(forecast: AreaForecast) -> bool:
+    """A stored forecast that may be shown and alerted on (one stored without an assessment counts as one)."""
+    return bool((forecast.trust or {}).get("ok", True))
 
 
 def area_forecast(*, tenant: Tenant, area: Area, now: datetime | None = None) -> AreaForecast:
@@ -330,14 +367,21 @@ FORECAST_WINDOW = timedelta(hours=3)
 def forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:
     """``forecast_level`` (the next hour), ``forecast_level_3h`` (highest within 3 h) and ``forecast``."""
     ahead = []
-    if forecast is not None:
+    if forecast is not None and trusted(forecast):
         ahead = [
             (moment, p)
             for p in forecast.points
             if now < (moment := datetime.fromisoformat(p["time"])) <= now + FORECAST_WINDOW
         ]
     if not ahead:
-        return {"forecast_level": None, "forecast_level_3h": None, "forecast": None}
+        untrusted = forecast is not None and not trusted(forecast)
+        return {
+            "forecast_level": None,
+            "forecast_level_3h": None,
+            "forecast": {"issued_at": forecast.issued_at.isoformat(), "trust": forecast.trust}
+            if untrusted
+            else None,
+        }
     ahead.sort(key=lambda pair: pair[0])
     next_hour = ahead[0][1]
     highest = max(
@@ -354,5 +398,6 @@ def forecast_properties(forecast: AreaForecast | None, now: datetime) -> dict:
                 key: next_hour.get(key) for key in ("time", "p10", "p50", "p90", "level", "level_p90")
             },
             "peak_3h": {key: highest.get(key) for key in ("time", "p50", "level")},
+            "trust": {"ok": True},
         },
     }

@@ -228,6 +228,18 @@ class AreaForecast(models.Model):
         default="people",
         help_text="What the values are: 'people' present, or 'flow' in persons per minute per metre of line.",
     )
+    record = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How this area's forecasts 3 h ahead did on the model's holdout (the last 4 weeks): "
+        "{horizon, hours, days, within, mae, coverage_80}; within = 80th percentile of the absolute error.",
+    )
+    trust = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{ok: true}, or {ok: false, reason: too_little_data | no_recent_counts | stuck_counts, "
+        "since, hours}: then the forecast is not shown and raises no alert. {}: not assessed (shown).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedManager()

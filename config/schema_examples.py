@@ -687,13 +687,22 @@ EXAMPLES: dict[str, dict] = {
             "200": {
                 "area": "strand-scheveningen",
                 "issued_at": "2026-07-04T14:00:00+02:00",
-                "method": "gradient_boosting",
+                "method": "gbm",
                 "quantity": "people",
                 "model_version": "csm-forecast-1.0-5c1f0e2a9b7d",
                 "trained_at": "2026-07-04T03:10:00+02:00",
                 "accuracy": {
                     "1": {"mae_model": 210.4, "mae_seasonal_naive": 590.2, "ratio": 0.36, "n": 1310}
                 },
+                "record": {
+                    "horizon": 3,
+                    "hours": 668,
+                    "days": 28.0,
+                    "within": 640.5,
+                    "mae": 410.2,
+                    "coverage_80": 0.79,
+                },
+                "trust": {"ok": True},
                 "note": "Gradient boosting on 26 weeks of hourly history with weather and holidays.",
                 "points": [
                     {
@@ -1200,7 +1209,7 @@ EXAMPLES.update(
                         "area": "tramhaltes-kurhaus",
                         "area_name": "Tram stops Kurhaus",
                         "issued_at": T,
-                        "method": "gradient_boosting",
+                        "method": "gbm",
                         "quantity": "people",
                         "points": [
                             {

@@ -67,6 +67,21 @@ DASHBOARD_STRINGS = {
     "surface": gettext_lazy("usable surface"),
     "sources": gettext_lazy("Sources"),
     "chart_title": gettext_lazy("People: observed, forecast and level thresholds"),
+    "record_people": gettext_lazy(
+        "Last %(days)s days: usually within ±%(within)s people at %(horizon)s h ahead (8 hours in 10)."
+    ),
+    "record_flow": gettext_lazy(
+        "Last %(days)s days: usually within ±%(within)s people/min per metre at %(horizon)s h ahead "
+        "(8 hours in 10)."
+    ),
+    "trust_too_little_data": gettext_lazy(
+        "No forecast shown: too little data yet (less than a week of counts for this area)."
+    ),
+    "trust_no_recent_counts": gettext_lazy("No forecast shown: no counts since %(since)s (sensor outage?)."),
+    "trust_no_counts": gettext_lazy("No forecast shown: no counts in the last weeks (sensor outage?)."),
+    "trust_stuck_counts": gettext_lazy(
+        "No forecast shown: the count has not changed for %(hours)s hours since %(since)s (stuck sensor?)."
+    ),
     "past_view": gettext_lazy("Showing observed levels of"),
     "future_view": gettext_lazy("Showing forecast levels for"),
     "live_view": gettext_lazy("Showing the live picture"),

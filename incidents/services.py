@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from areas.forecasts import trusted
 from areas.levels import LEVELS
 from areas.models import Area, AreaForecast
 from areas.selectors import crowd_level_settings_get, latest_forecasts
@@ -144,7 +145,7 @@ def _forecast_findings(rule, areas, forecasts: dict[int, AreaForecast], settings
     horizon = now + timedelta(hours=rule.within_hours)
     for area in areas:
         forecast = forecasts.get(area.pk)
-        if forecast is None:
+        if forecast is None or not trusted(forecast):  # an untrustworthy forecast raises nothing
             findings.append(Finding(area, None, None, rule.level, "", {}))
             continue
         ahead = [p for p in forecast.points if now <= datetime.fromisoformat(p["time"]) <= horizon]

@@ -259,11 +259,17 @@ class EventSerializer(serializers.ModelSerializer):
 
 class AreaForecastSerializer(serializers.ModelSerializer):
     """A forecast: ``points`` are hourly ``{time, p10, p50, p90, level, level_p90}``; ``accuracy`` is the
-    model's holdout backtest per horizon (MAE model, MAE seasonal naive, ratio, n; ratio < 1 beats it)."""
+    model's holdout backtest per horizon (MAE model, MAE seasonal naive, ratio, n; ratio < 1 beats it);
+    ``record`` is how this area's forecasts 3 h ahead did on that holdout (``within``: 8 hours in 10 were
+    at most that far off, in people or in flow); ``trust`` says whether the forecast can be used (``ok``),
+    and if not why (``too_little_data``, ``no_recent_counts``, ``stuck_counts``): then clients show the
+    reason instead of the points, and no forecast alert comes from it."""
 
     area = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     points = serializers.ListField(child=serializers.DictField(), read_only=True)
     accuracy = serializers.DictField(read_only=True)
+    record = serializers.DictField(read_only=True)
+    trust = serializers.DictField(read_only=True)
 
     class Meta:
         model = AreaForecast
@@ -275,6 +281,8 @@ class AreaForecastSerializer(serializers.ModelSerializer):
             "model_version",
             "trained_at",
             "accuracy",
+            "record",
+            "trust",
             "note",
             "points",
         ]

@@ -155,7 +155,9 @@ class AreaViewSet(TenantModelViewSet):
         """The areas as an RFC 7946 FeatureCollection (same filters as the list): WGS 84 lon/lat, polygons
         counter-clockwise, no ``crs``. Each feature carries the crowd picture now (``status``, ``level``) and
         the latest stored forecast: ``forecast_level`` for the next hour, ``forecast_level_3h`` the highest
-        level expected within three hours, and ``forecast`` with the numbers (null without a forecast)."""
+        level expected within three hours, and ``forecast`` with the numbers (null without a forecast; for a
+        forecast that is not trustworthy the levels are null and ``forecast`` holds only ``issued_at`` and
+        ``trust``, which says why)."""
         areas = list(self.get_queryset())
         return Response(
             _shared_picture(request, areas, "geojson", lambda: self._feature_collection(areas)),

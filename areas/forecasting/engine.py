@@ -30,7 +30,9 @@ API
     ``Forecast``: ``series_id, origin, times, p10, p50, p90, method, note``; ``0 <= p10 <= p50 <= p90``
         (NaN only for method ``none``: no observation in the eight weeks before the origin).
     ``ForecastModel``: ``version``, ``trained_at``, ``data_until``, ``backtest`` (``{h: HorizonScore}``
-        from the holdout), ``note``, ``method``; ``to_bytes()``, and ``load_model(bytes)`` to restore.
+        from the holdout), ``records`` (``{series_id: SeriesRecord}``: how each series' forecasts 3 h
+        ahead did on the holdout, for the operator's plain-words line), ``note``, ``method``;
+        ``to_bytes()``, and ``load_model(bytes)`` to restore.
     ``backtest(series, *, train_until, horizons=(1, 3, 24), ...) -> dict[int, HorizonScore]``
         Trains on the data before ``train_until``, forecasts every later hour from what was known h
         hours earlier and compares with the weekly seasonal-naive baseline (the value 168 hours
@@ -111,7 +113,8 @@ class EngineConfig:
     """Tunables of training and prediction; the defaults are what production uses."""
 
     horizon: int = 48  # hours predict() returns at most; the boosters cover horizons 1..horizon
-    holdout_hours: int = 336  # end of the training data held out for the model's own backtest
+    holdout_hours: int = 672  # end of the training data held out for the model's own backtest: 4 weeks
+    record_horizon: int = 3  # hours ahead of the per-series record (``ForecastModel.records``)
     eval_horizons: tuple[int, ...] = (1, 3, 6, 12, 24, 48)
     min_history_model: int = 336  # observed hours in the last 8 weeks for the boosted model
     min_history_profile: int = 168  # ... for the hour-of-week profile
@@ -147,6 +150,24 @@ class HorizonScore:
     coverage_80: float | None = None  # share of actuals inside [p10, p90]; None when not measured
     model_share: float | None = None  # share of the points the booster forecast (the rest: fallbacks)
     mean_interval_width: float | None = None  # mean of p90 - p10 over the same points; None when not measured
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SeriesRecord:
+    """How the recipe did for one series on the holdout, ``horizon`` hours ahead: for the operator's sentence
+    "last 4 weeks: usually within ±N at 3 h ahead". ``within`` is the 80th percentile of |actual - p50| (8
+    hours in 10 were at most that far off), in the series' own unit; ``hours`` the scored hours and ``days``
+    the span they cover."""
+
+    horizon: int
+    hours: int
+    days: float
+    within: float | None
+    mae: float | None
+    coverage_80: float | None
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -209,6 +230,7 @@ class ForecastModel:
     uses_events: bool
     ensemble: _Ensemble | None = field(repr=False, default=None)
     engine_version: str = ENGINE_VERSION
+    records: dict[str, SeriesRecord] | None = None  # per series, from the holdout (None: models before it)
 
     @property
     def method(self) -> str:
@@ -354,11 +376,14 @@ def train(
     horizons = tuple(range(1, config.horizon + 1))
     uses_events = attendance is not None
     scores: dict[int, HorizonScore] = {}
+    records: dict[str, SeriesRecord] = {}
     if config.holdout_hours:
         holdout_start = last_hour - config.holdout_hours + 1
         early, _ = _fit(panel, holdout_start, horizons, config, uses_events=uses_events)
         evaluate = tuple(h for h in config.eval_horizons if h <= config.horizon)
         scores = _score(early, panel, holdout_start, evaluate, config, intervals=True)
+        if 1 <= config.record_horizon <= config.horizon:
+            records = _series_records(early, panel, holdout_start, config.record_horizon, config)
     ensemble, note = _fit(panel, last_hour + 1, horizons, config, uses_events=uses_events)
     digest = hashlib.sha256("\n".join(panel.ids).encode())
     digest.update(np.nan_to_num(panel.y, nan=-1.0).tobytes())
@@ -373,6 +398,7 @@ def train(
         covariate_names=names,
         uses_events=uses_events,
         ensemble=ensemble,
+        records=records,
     )
 
 
@@ -655,6 +681,35 @@ def _score(
             actual, baseline, p50, p10 if intervals else None, p90 if intervals else None, codes == feats.GBM
         )
     return scores
+
+
+def _series_records(
+    ensemble: _Ensemble | None, panel: Panel, start_hour: int, horizon: int, config: EngineConfig
+) -> dict[str, SeriesRecord]:
+    """Per series, how far the forecasts ``horizon`` hours ahead were from the actuals from ``start_hour`` on
+    (every observed hour; no baseline is needed, unlike ``_score``)."""
+    targets = _observed_slots(panel, start_hour=start_hour)
+    if targets.size == 0:
+        return {}
+    h = np.full(targets.size, horizon, dtype=np.int64)
+    p10, p50, p90, _ = _forecast_points(ensemble, panel, targets, h, config, intervals=True)
+    actual, sid, hours = panel.y[targets], panel.sid[targets], panel.hours[targets]
+    known = ~np.isnan(p50)
+    records = {}
+    for s in np.unique(sid[known]):
+        mine = known & (sid == s)
+        error = np.abs(p50[mine] - actual[mine])
+        inside = (actual[mine] >= p10[mine]) & (actual[mine] <= p90[mine])
+        span = hours[mine]
+        records[panel.ids[int(s)]] = SeriesRecord(
+            horizon=horizon,
+            hours=int(mine.sum()),
+            days=round(float(span[-1] - span[0] + 1) / 24, 1),
+            within=float(np.quantile(error, 0.8)),
+            mae=float(np.mean(error)),
+            coverage_80=float(np.mean(inside)),
+        )
+    return records
 
 
 def score_points(

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import scopes_disabled
 
+from areas.models import AreaForecast
 from incidents.models import Alert
 from sharing.models import SharingAgreement
 from tenants.mfa import current_code
@@ -192,11 +193,42 @@ def test_demo_walkthrough(browser, demo):
     page.click("#view-2d")
     assert page.get_attribute("#map", "data-buildings") == "0"  # blocks only in 3D
 
+    # The pier's forecast with its record on the holdout; the Kurhaus square's stored as not trustworthy.
+    with scopes_disabled():
+        forecasts = AreaForecast.objects.filter(tenant__slug="den-haag").order_by("-issued_at", "-pk")
+        pier = forecasts.filter(area__slug="de-pier").first()
+        pier.record = {
+            "horizon": 3,
+            "hours": 640,
+            "days": 28.0,
+            "within": 43.7,
+            "mae": 25.0,
+            "coverage_80": 0.8,
+        }
+        pier.save(update_fields=["record"])
+        square = forecasts.filter(area__slug="kurhausplein").first()
+        square.trust = {
+            "ok": False,
+            "reason": "stuck_counts",
+            "since": square.issued_at.isoformat(),
+            "hours": 6,
+        }
+        square.save(update_fields=["trust"])
+
+    page.click("#area-list .area-item[data-slug=kurhausplein]")
+    page.wait_for_selector("#area-forecast-note.warning:not([hidden])")
+    assert "6" in page.inner_text("#area-forecast-note")
+    assert page.locator("#area-chart .median").count() == 0  # no forecast line drawn
+    assert page.locator("#area-chart .threshold").count() >= 1  # the observed past and thresholds still are
+
     page.click("#area-list .area-item[data-slug=de-pier]")
     page.wait_for_selector("#area-panel:not([hidden]) #area-chart svg")
     assert page.inner_text("#area-title") == "De Pier"
     page.wait_for_selector("#area-sources li")
     assert page.locator("#area-chart .threshold").count() >= 1
+    page.wait_for_selector("#area-forecast-note:not(.warning):not([hidden])")
+    assert "±44" in page.inner_text("#area-forecast-note")  # 43.7 people, in two figures
+    assert page.locator("#area-chart .median").count() == 1
     op.shot("dashboard-panel")
 
     # Report an incident from the area panel.

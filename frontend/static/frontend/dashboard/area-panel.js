@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { loadForecast, loadHistory, observedPoints } from "./area-data.js";
 import { S, cfg, levelLabel } from "./config.js";
 import { $ } from "./dom.js";
-import { modelText, renderForecastChart } from "./forecast-chart.js";
+import { forecastNote, modelText, renderForecastChart } from "./forecast-chart.js";
 import { displayed, flowBasis, flowText, hasFlow } from "./levels.js";
 import { featureOf, render, state } from "./state.js";
 
@@ -52,11 +52,17 @@ export function openArea(slug) {
   const now = Date.now();
   // The past hours come from the areas' hourly history (people, or a passer-by area's flow), fetched anew.
   const past = cfg.mayViewHistory ? loadHistory() : Promise.resolve();
+  $("area-forecast-note").hidden = true;
   Promise.all([past, loadForecast(feature), api("areas/status/")]).then(([, forecast, status]) => {
     if (state.selected !== slug) { return; }
     const points = observedPoints(slug);
     renderForecastChart($("area-chart"), { props, forecast, observed: points, now });
     $("area-model").textContent = modelText(forecast);
+    const note = forecastNote(forecast);
+    const noteEl = $("area-forecast-note");
+    noteEl.textContent = note.text;
+    noteEl.hidden = !note.text;
+    noteEl.className = note.warning ? "forecast-note warning" : "forecast-note";
     const area = status.areas.find((a) => a.slug === slug);
     renderSources(area ? area.sources : []);
   }).catch(() => {

@@ -38,6 +38,9 @@ export function flowThresholds(props) {
   return THRESHOLD_LEVELS.map((key) => ({ level: key, label: S[key], value: bands[key] }));
 }
 
+/* A forecast that may be drawn: the server said it is trustworthy (or did not assess it). */
+export const usableForecast = (forecast) => !forecast.trust || forecast.trust.ok !== false;
+
 /* The observed (offset < 0: the server's hourly history) or forecast (offset > 0) value of an area at the
    slider's hour. */
 function peopleAt(slug, offset) {
@@ -48,7 +51,7 @@ function peopleAt(slug, offset) {
     return hist && hist[target] !== undefined ? hist[target] : null;
   }
   const forecast = state.forecasts[slug];
-  if (!forecast) { return null; }
+  if (!forecast || !usableForecast(forecast)) { return null; }
   const p = forecast.points.find((point) => Date.parse(point.time) === target);
   if (!p) { return null; }
   return forecast.quantity === "flow" ? { flow: p.p50, level: p.level } : { people: p.p50, level: p.level };
