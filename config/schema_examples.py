@@ -1211,6 +1211,7 @@ EXAMPLES.update(
                         "issued_at": T,
                         "method": "gbm",
                         "quantity": "people",
+                        "trust": {"ok": True},
                         "points": [
                             {
                                 "time": "2026-07-04T15:00:00+02:00",

@@ -15,6 +15,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
+from areas.forecasts import trusted
 from areas.levels import LEVELS, public_label
 from areas.models import Area, AreaForecast, ForecastModel
 from areas.selectors import latest_forecasts
@@ -441,6 +442,8 @@ def public_area_cards(
             level = None
         upcoming = []
         forecast = latest.get(area.pk)
+        if forecast is not None and not trusted(forecast):
+            forecast = None  # not shown to operators either: visitors get no expected levels from it
         for hours in PUBLIC_FORECAST_HOURS:
             moment = now + timedelta(hours=hours)
             point = _forecast_point(forecast, moment)

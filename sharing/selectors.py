@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from areas.forecasts import forecast_properties
+from areas.forecasts import forecast_properties, trusted
 from areas.models import Area
 from areas.selectors import latest_forecasts
 from areas.status import MAP_STATUS_KEYS, area_statuses
@@ -287,10 +287,12 @@ def shared_forecasts(shared: list[SharedAreas]) -> list[dict]:
         for area in item.areas:
             forecast = forecasts.get(area.pk)
             if forecast is not None:
+                usable = trusted(forecast)  # the owner's dashboard would not draw it either
                 yield {
                     **_owner(item.agreement), "area": area.slug, "area_name": area.name,
                     "issued_at": forecast.issued_at, "method": forecast.method, "quantity": forecast.quantity,
-                    "points": forecast.points,
+                    "trust": forecast.trust if not usable else {"ok": True},
+                    "points": forecast.points if usable else [],
                 }  # fmt: skip
 
     return _read_each(shared, read)

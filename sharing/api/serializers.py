@@ -167,13 +167,15 @@ class SharedSeriesSerializer(SharedItemSerializer):
 
 
 class SharedForecastSerializer(SharedItemSerializer):
-    """The latest stored forecast of a shared area: hourly p10/p50/p90 and levels."""
+    """The latest stored forecast of a shared area: hourly p10/p50/p90 and levels. ``trust`` as in the
+    owner's own forecast: when it is not ``ok`` the points are left out and the reason is given."""
 
     area = serializers.CharField()
     area_name = serializers.CharField()
     issued_at = serializers.DateTimeField()
     method = serializers.CharField()
     quantity = serializers.CharField()
+    trust = serializers.DictField()
     points = serializers.ListField(child=serializers.DictField())
 
 

@@ -1,11 +1,14 @@
 """Pages: log-in, the tenant list and tenant pages behind the membership check."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.utils import timezone
 from django.utils.html import escape
 
 from sources.connectors import get_connector
 from sources.models import Source
+from tenants.scoping import tenant_scope
 from tests.factories import (
     PASSWORD,
     MembershipFactory,
@@ -156,3 +159,34 @@ def test_admin_sets_the_map_tile_url(api_as, tenant_a):
     response = client.patch("/api/v1/tenants/tenant-a/", {"map_tile_url": url})
     assert response.status_code == 200 and response.json()["map_tile_url"] == url
     assert client.patch("/api/v1/tenants/tenant-a/", {"map_tile_url": "ftp://x"}).status_code == 400
+
+
+def test_public_cards_show_expected_levels_only_from_a_trustworthy_forecast(tenant_a):
+    from zoneinfo import ZoneInfo
+
+    from areas.models import AreaForecast
+    from frontend.views import public_area_cards
+
+    now = datetime(2026, 7, 4, 12, 30, tzinfo=UTC)
+    area = make_area(tenant_a, slug="kurhaus", name="Kurhausplein", capacity=1000)
+    points = [
+        {"time": (now.replace(minute=0) + timedelta(hours=k)).isoformat(), "p10": 700, "p50": 900, "p90": 1100,
+         "level": "crowded", "level_p90": "critical"}
+        for k in range(1, 8)
+    ]  # fmt: skip
+    with tenant_scope(tenant_a):
+        forecast = AreaForecast.objects.create(
+            tenant=tenant_a, area=area, issued_at=now.replace(minute=0), method="gbm", points=points,
+            trust={"ok": True},
+        )  # fmt: skip
+
+        def upcoming():
+            (card,) = public_area_cards(
+                tenant=tenant_a, areas=[area], now=now, language="en", tz=ZoneInfo("Europe/Amsterdam")
+            )
+            return [item["level"] for item in card["upcoming"]]
+
+        assert upcoming() == ["crowded"] * 4
+        forecast.trust = {"ok": False, "reason": "stuck_counts", "since": now.isoformat(), "hours": 6}
+        forecast.save(update_fields=["trust"])
+        assert upcoming() == []

@@ -268,3 +268,21 @@ def test_the_shared_picture_costs_the_same_queries_for_one_area_or_many(api_as, 
     with CaptureQueriesContext(connection) as seven:
         assert len(client.get(f"{SHARED}areas/").json()["features"]) == 7
     assert len(seven) == len(one), [q["sql"][:120] for q in seven.captured_queries]
+
+
+def test_a_forecast_that_is_not_trustworthy_is_shared_without_its_points(
+    api_as, tenant_a, tenant_b, picture, viewer_b
+):
+    from areas.models import AreaForecast
+
+    with tenant_scope(tenant_a):
+        forecast = AreaForecast.objects.filter(area=picture["kurhaus"]).order_by("-issued_at").first()
+        forecast.trust = {"ok": False, "reason": "no_recent_counts", "since": "2026-07-04T09:00:00+00:00"}
+        forecast.save(update_fields=["trust"])
+    make_agreement(tenant_a, tenant_b, areas=[picture["kurhaus"]])
+    responses = _all(api_as(viewer_b))
+    (shared,) = responses["forecasts"].json()
+    assert shared["points"] == [] and shared["trust"] == forecast.trust
+    (feature,) = responses["areas"].json()["features"]
+    assert feature["properties"]["forecast_level"] is None
+    assert feature["properties"]["forecast"]["trust"]["reason"] == "no_recent_counts"
