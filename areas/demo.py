@@ -17,7 +17,15 @@ from tenants.demo import register_demo_seeder
 
 from .buildings import read_buildings
 from .choices import AreaKind
-from .demo_counts import Scenario, scenario_path, write_replay_csv
+from .demo_counts import (
+    STAIRS,
+    STAIRS_SENSOR,
+    STAIRS_WIDTH_M,
+    Scenario,
+    scenario_path,
+    write_replay_csv,
+    write_stairs_csv,
+)
 from .forecasts import refresh_forecasts
 from .geometry import measure
 from .models import Area, Event, ForecastModel
@@ -128,6 +136,22 @@ SCHEVENINGEN = [
 def _from(origin: tuple[float, float], heading: float, metres: float) -> tuple[float, float]:
     lon, lat, _ = GEOD.fwd(origin[0], origin[1], heading, metres)
     return lon, lat
+
+
+# The beach stairs in front of the Kurhaus, from the boulevard's sea side (15 m north-west of its centre
+# line) down to the beach: 5 m wide, a counting camera across the top step. Passer-by counts only.
+STAIRS_TOP = _from(KURHAUS_FRONT, 305, 16)
+STAIRS_AREA = {
+    "slug": STAIRS,
+    "name": "Beach stairs at the Kurhaus",
+    "geometry": box(*_from(KURHAUS_FRONT, 305, 23), STAIRS_WIDTH_M, 14, heading=305),
+    "capacity": None,
+    "tags": ["beach", "stairs"],
+    "description": "Stairs from the boulevard down to the beach; a counting line across the top step "
+    "counts people passing in both directions (a flow, not people present).",
+}
+STAIRS_SOURCE = "telcamera-strandtrap"
+STAIRS_FILE = "strandtrap-kurhaus.csv"  # beside the main replay file, written for the same scenario
 
 
 # Buildings around the Kurhaus square for the 3D map: hand-made footprints, plausible heights (m), not
@@ -292,15 +316,18 @@ def _recent_observations(source, now: datetime) -> int:
 
 
 def _forget_scenario(source) -> None:
-    """Drop an earlier scenario's synthetic counts and the model trained on them, so the new scenario's
-    history, forecasts and measured outcomes are one story (the action log keeps its entries)."""
-    from sources.models import Observation, Series
+    """Drop an earlier scenario's synthetic counts (the cameras' and the stairs') and the model trained on
+    them, so the new scenario's history, forecasts and measured outcomes are one story (the action log keeps
+    its entries)."""
+    from sources.models import Observation, Series, Source
 
-    Observation.objects.filter(series__source=source).delete()
-    Series.objects.filter(source=source).update(latest_time=None, latest_value=None)
+    stairs = Source.objects.filter(tenant=source.tenant, slug=STAIRS_SOURCE).first()
+    for replay in [source, *([stairs] if stairs else [])]:  # the caller's own object: it fetches next
+        Observation.objects.filter(series__source=replay).delete()
+        Series.objects.filter(source=replay).update(latest_time=None, latest_value=None)
+        replay.state = {}  # play the new scenario's history from its start
+        replay.save(update_fields=["state"])
     ForecastModel.objects.filter(tenant=source.tenant).delete()
-    source.state = {}  # play the new scenario's history from its start
-    source.save(update_fields=["state"])
 
 
 def seed_scheveningen_counts(tenant, stdout) -> None:
@@ -357,6 +384,10 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
         f"  {tenant.slug}: replay of {rows} simulated counts, {outcome.stored} stored now "
         f"(synthetic scenario: its sunny Sunday, 16:30, began {scenario.now:%Y-%m-%d %H:%M} UTC)"
     )
+    stairs = _seed_stairs_counts(tenant, scenario)
+    stdout.write(
+        f"  {tenant.slug}: beach stairs counting line (CMSA format), {stairs.stored} counts stored now"
+    )
     calibrate_panels(tenant=tenant)
     refresh_forecasts(tenant=tenant)  # at once, with the fallback methods until the model is trained
     if not ForecastModel.objects.filter(tenant=tenant).exists():
@@ -368,6 +399,45 @@ def seed_scheveningen_counts(tenant, stdout) -> None:
         transaction.on_commit(lambda: train_tenant_forecast_model.delay(tenant.pk))
 
 
+def _seed_stairs_counts(tenant, scenario: Scenario):
+    """The beach stairs' passer-by counts: a replay of a CMSA wide file written for ``scenario`` (the same
+    weeks as the cameras' file, so both play the same afternoon), as a second source on the stairs alone."""
+    from sources.models import Source
+    from sources.services import source_create, source_fetch
+
+    write_stairs_csv(_replay_path().with_name(STAIRS_FILE), scenario)
+    source = Source.objects.filter(tenant=tenant, slug=STAIRS_SOURCE).first()
+    if source is None:
+        lon, lat = STAIRS_TOP
+        source = source_create(
+            tenant=tenant,
+            actor=None,
+            data={
+                "slug": STAIRS_SOURCE,
+                "name": "Counting camera beach stairs Kurhaus (demo replay, CMSA format)",
+                "kind": "replay",
+                "config": {
+                    "file": STAIRS_FILE,
+                    "backfill_hours": 24 * 27,
+                    "interval_minutes": 5,
+                    "sensors": {
+                        STAIRS_SENSOR: {
+                            "name": "Beach stairs Kurhaus",
+                            "width_m": STAIRS_WIDTH_M,
+                            "lat": round(lat, 6),
+                            "lon": round(lon, 6),
+                        }
+                    },
+                },
+                "poll_interval": 60,
+                "owner": "Gemeente Den Haag (demo)",
+                "purpose": "People passing the beach stairs at the Kurhaus, both ways (simulated).",
+                "areas": [Area.objects.get(tenant=tenant, slug=STAIRS)],
+            },
+        )
+    return source_fetch(source=source)
+
+
 @register_demo_seeder(20, "areas")
 def seed_areas(*, tenant, users, stdout) -> None:
     """Scheveningen for den-haag; a King's Day event with zones for rotterdam and koningsdag-events; the
@@ -376,9 +446,11 @@ def seed_areas(*, tenant, users, stdout) -> None:
         if not tenant.public_page_enabled:  # the demo shows the visitor page and register too
             tenant.public_page_enabled = True
             tenant.save(update_fields=["public_page_enabled"])
-        for spec in SCHEVENINGEN:
+        for spec in [*SCHEVENINGEN, STAIRS_AREA]:
             _upsert_area(tenant, spec, kind=AreaKind.PERMANENT)
-        stdout.write(f"  {tenant.slug}: {len(SCHEVENINGEN)} Scheveningen areas")
+        stdout.write(
+            f"  {tenant.slug}: {len(SCHEVENINGEN) + 1} Scheveningen areas (one a passer-by counting line)"
+        )
         read = read_buildings(building_footprints())
         building_layer_replace(
             tenant=tenant, actor=None, read=read

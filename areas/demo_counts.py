@@ -190,6 +190,55 @@ def simulate(scenario: Scenario, *, seed: int = 2026) -> list[tuple[datetime, st
     return rows
 
 
+# The beach stairs at the Kurhaus: a counting camera across the 5 m wide stairs from the boulevard down to
+# the beach, counting the two walking directions (CMSA-style columns "<sensor>_<direction in degrees>":
+# 315 down to the beach, north-west; 135 up to the boulevard). Passer-by counts, not people present: the
+# area's level comes from the specific flow (persons per minute per metre, Fruin's levels of service).
+# Peak rate per direction on the sunny weekend: at the scenario's "now" (Sunday 16:30) people stream back
+# up at about 41 p/min/m over both directions together (Fruin C: busy).
+STAIRS = "strandtrap-kurhaus"
+STAIRS_SENSOR = "CSM-STRANDTRAP-KURHAUS"
+STAIRS_WIDTH_M = 5.0
+STAIRS_PEAK = {"315": 95.0, "135": 125.0}  # persons per minute at the weekend peak, down and up
+
+
+def _stairs_shape(direction: str, hour: float) -> float:
+    """Share of a direction's peak rate at ``hour``: down to the beach late morning, up from mid-afternoon."""
+    if direction == "315":
+        return 0.02 + math.exp(-(((hour - 12.5) / 2.5) ** 2))
+    return 0.02 + math.exp(-(((hour - 16.5) / 2.2) ** 2)) + 0.3 * math.exp(-(((hour - 21.0) / 1.2) ** 2))
+
+
+def simulate_stairs(scenario: Scenario, *, seed: int = 2028) -> list[tuple[datetime, dict[str, int]]]:
+    """Rows (time, {direction: people who crossed in the 5 minutes}) of the stairs' counting line."""
+    weather = scenario.weather()
+    minutes = STEP / timedelta(minutes=1)
+    rows = []
+    for step in range(WEEKS * WEEK // STEP):
+        t = scenario.origin + step * STEP
+        rng = random.Random(seed * 1_000_003 + step)
+        day, hour = scenario.clock(t)
+        weekend = 1.0 if day % 7 >= 5 else 0.45  # a beach: weekends draw the crowd
+        counts = {}
+        for direction, peak in STAIRS_PEAK.items():
+            rate = peak * weekend * weather[day] * _stairs_shape(direction, hour)
+            counts[direction] = max(0, round(rate * minutes * rng.gauss(1.0, 0.08)))
+        rows.append((t, counts))
+    return rows
+
+
+def write_stairs_csv(path: Path, scenario: Scenario) -> int:
+    """Write the stairs' counts as a CMSA wide file (timestamp, a column per direction); returns the rows."""
+    rows = simulate_stairs(scenario)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["timestamp", *(f"{STAIRS_SENSOR}_{d}" for d in STAIRS_PEAK)])
+        for time, counts in rows:
+            writer.writerow([time.isoformat(), *(counts[d] for d in STAIRS_PEAK)])
+    return len(rows)
+
+
 # Located series for the map layers: the garage under the Kurhaus square and the Kurhaus tram stop (lon, lat).
 PARKING_KURHAUS = (4.2772, 52.1104)  # the entrance on the south-east side of the square
 PARKING_CAPACITY = 400

@@ -56,6 +56,7 @@ def check_den_haag_has_scheveningen():
         "de-pier",
         "kurhausplein",
         "tramhaltes-kurhaus",
+        "strandtrap-kurhaus",
     }
     sections = [areas[s] for s in ("boulevard-haven", "boulevard-zeekant", "boulevard-kurhaus")]
     assert all(s.parent_id == areas["boulevard"].pk for s in sections)
@@ -110,3 +111,11 @@ def check_den_haag_has_buildings_and_located_series():
     assert {series[f"weather:{m}"].location for m in ("temperature", "precipitation", "wind_speed")} == {None}
     assert series["weather:temperature"].unit == "°C"
     assert series["cam-de-pier"].location is None
+    # The beach stairs' counting line: both walking directions, one line 5 m wide, placed on the top step.
+    directions = [s for key, s in series.items() if key.startswith("CSM-STRANDTRAP-KURHAUS_")]
+    assert sorted(s.key.rsplit("_", 1)[1] for s in directions) == ["135", "315"]
+    for line in directions:
+        assert line.metric == "people_passing" and line.line_width_m == 5.0
+        assert line.facility == "CSM-STRANDTRAP-KURHAUS" and line.area.slug == "strandtrap-kurhaus"
+        assert 4.27 < line.location[0] < 4.28 and 52.11 < line.location[1] < 52.12
+        assert line.latest_value is not None

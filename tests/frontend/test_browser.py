@@ -446,8 +446,8 @@ def test_demo_walkthrough(browser, demo):
     assert response.status == 200
     assert "max-age=60" in response.headers["cache-control"]
     cards = visitor.page.locator(".public-area")
-    assert cards.count() == 9  # the eight demo areas and the beach entrance imported above
-    assert visitor.page.locator(".public-area .level-now").count() == 9
+    assert cards.count() == 10  # the nine demo areas and the beach entrance imported above
+    assert visitor.page.locator(".public-area .level-now").count() == 10
     visitor.shot("public")
     visitor.page.click("text=Register of sensors and algorithms")
     visitor.page.wait_for_selector("[data-testid=register-source]")

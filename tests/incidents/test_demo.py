@@ -92,13 +92,19 @@ def assert_living_picture(client, now: datetime) -> None:
     levels = {a["slug"]: a["level"] for a in status["areas"] if a["people"] is not None}
     assert set(levels.values()) == set(LEVELS), levels
     assert not any(a["stale"] for a in status["areas"] if a["slug"] in levels), "the counts are live"
+    # The beach stairs: a counting line, so a flow in persons/min/m (both directions over its 5 m) and its
+    # Fruin level, no people present; on the sunny Sunday afternoon the stream back up makes it busy.
+    stairs = next(a for a in status["areas"] if a["slug"] == "strandtrap-kurhaus")
+    assert stairs["people"] is None and stairs["flow_method"] == "fruin" and not stairs["stale"]
+    assert 33 <= stairs["flow"] < 49 and stairs["level"] == "busy", stairs
     # Alerts: one to act on, and ones that fired during the busy afternoon.
     assert any(a.state == "open" for a in alerts), "an operator logging in finds an alert to act on"
     afternoon = [a for a in alerts if a.kind != "manual" and scenario.in_busy_afternoon(a.opened_at)]
     assert afternoon, "an alert fires during the busy afternoon"
     assert all(a.opened_at <= now + timedelta(minutes=5) for a in alerts), "no alert from the future"
-    # Forecasts with a band.
-    assert set(forecasts) >= {"de-pier", "kurhausplein", "strand-scheveningen"}
+    # Forecasts with a band (the stairs' in persons/min/m).
+    assert set(forecasts) >= {"de-pier", "kurhausplein", "strand-scheveningen", "strandtrap-kurhaus"}
+    assert forecasts["strandtrap-kurhaus"].quantity == "flow" and forecasts["strandtrap-kurhaus"].points
     for slug in ("de-pier", "kurhausplein", "strand-scheveningen"):
         points = forecasts[slug].points
         assert points and all(p["p10"] <= p["p50"] <= p["p90"] for p in points)
