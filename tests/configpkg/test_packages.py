@@ -122,7 +122,7 @@ def test_den_haag_demo_round_trips_into_a_fresh_tenant(db, settings, client_for)
         den_haag = TenantFactory(slug="den-haag")
         admin = den_haag.memberships.get(role="admin").user
     package = export(client_for(admin), den_haag)
-    assert len(package["areas"]) == 8 and len(package["alert_rules"]) == 5
+    assert len(package["areas"]) == 9 and len(package["alert_rules"]) == 5
 
     fresh = TenantFactory(slug="zandvoort", name="Gemeente Zandvoort")
     fresh_admin = member(fresh, "admin")
@@ -151,8 +151,11 @@ def test_den_haag_demo_round_trips_into_a_fresh_tenant(db, settings, client_for)
         source = Source.objects.get(tenant=fresh, slug="telcameras-scheveningen")
         assert source.kind == "replay" and source.enabled
         assert sorted(source.areas.values_list("slug", flat=True)) == sorted(
-            a["slug"] for a in package["areas"]
+            a["slug"] for a in package["areas"] if a["slug"] != "strandtrap-kurhaus"
         )
+        stairs = Source.objects.get(tenant=fresh, slug="telcamera-strandtrap")
+        assert list(stairs.areas.values_list("slug", flat=True)) == ["strandtrap-kurhaus"]
+        assert stairs.config["sensors"]["CSM-STRANDTRAP-KURHAUS"]["width_m"] == 5.0
 
     again = do_import(client, fresh, package).json()  # importing the same package again changes nothing
     assert again["counts"]["created"] == 0 and again["counts"]["changed"] == 0
