@@ -81,6 +81,23 @@ class Command(BaseCommand):
             help="The country's region for regional holidays, e.g. AUK for Auckland (default: none).",
         )
         parser.add_argument(
+            "--outage-zero-hours",
+            type=int,
+            default=None,
+            metavar="N",
+            help=(
+                "Read a run of N or more zero hours as a sensor outage (a gap, not 0 people), in training "
+                "and scoring alike (default: the engine's setting)."
+            ),
+        )
+        parser.add_argument(
+            "--outage-stuck-hours",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Read a run of N or more hours of one same non-zero value as a stuck sensor (a gap).",
+        )
+        parser.add_argument(
             "--threads",
             type=int,
             default=1,
@@ -101,6 +118,12 @@ class Command(BaseCommand):
         threads = options["threads"]
         if threads is not None and threads < 1:
             raise _bad_input("--threads must be at least 1.")
+        outages = {}
+        for option in ("outage_zero_hours", "outage_stuck_hours"):
+            if options[option] is not None:
+                if options[option] < 0:
+                    raise _bad_input(f"--{option.replace('_', '-')} must be 0 (off) or more hours.")
+                outages[option] = options[option]
 
         calendar = _calendar(options["time_zone"], options["country"], options["subdivision"])
 
@@ -120,7 +143,7 @@ class Command(BaseCommand):
             raise _bad_input(f"{path}: no rows on or after --train-until {split.date()} (00:00 UTC); {span}.")
         read_seconds = time.monotonic() - started
 
-        config = EngineConfig(threads=threads, **calendar)
+        config = EngineConfig(threads=threads, **calendar, **outages)
         scores = backtest(
             series, train_until=split, horizons=horizons, config=config, intervals=True, cleaned=True
         )
