@@ -34,6 +34,16 @@ export function renderPanelSummary() {
   summary.textContent = parts.join(" · ");
 }
 
+/* What the chart shows: people against the capacity or surface, or a passer-by area's flow through its
+   counting lines in people/min per metre (no people present, no surface: a line has none). */
+function chartCaption(props, flow) {
+  if (flow) { return props.flow_method === "weidmann" ? S.flow : `${S.flow} · ${S.flow_fruin}`; }
+  const basis = props.capacity
+    ? `${S.capacity} ${props.capacity}`
+    : `${S.surface} ${Math.round(props.effective_surface_m2).toLocaleString()} m²`;
+  return `${S.chart_title} (${basis})`;
+}
+
 export function openArea(slug) {
   const feature = featureOf(slug);
   if (!feature) { return; }
@@ -43,10 +53,8 @@ export function openArea(slug) {
   panel.hidden = false;
   panel.dataset.slug = slug;
   $("area-title").textContent = props.name;
-  const caption = props.capacity
-    ? `${S.capacity} ${props.capacity}`
-    : `${S.surface} ${Math.round(props.effective_surface_m2).toLocaleString()} m²`;
-  $("chart-caption").textContent = `${S.chart_title} (${caption})`;
+  // A passer-by area's live flow says what its chart is in until its forecast (quantity "flow") confirms it.
+  $("chart-caption").textContent = chartCaption(props, hasFlow(props.status || {}));
   render(false);
   panel.focus();
   const now = Date.now();
@@ -56,6 +64,7 @@ export function openArea(slug) {
   Promise.all([past, loadForecast(feature), api("areas/status/")]).then(([, forecast, status]) => {
     if (state.selected !== slug) { return; }
     const points = observedPoints(slug);
+    $("chart-caption").textContent = chartCaption(props, forecast.quantity === "flow");
     renderForecastChart($("area-chart"), { props, forecast, observed: points, now });
     $("area-model").textContent = modelText(forecast);
     const note = forecastNote(forecast);
