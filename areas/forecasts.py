@@ -25,6 +25,7 @@ from sources.models import Observation, Series
 from tenants.models import Tenant
 
 from .choices import AreaKind
+from .forecasting.data import value_runs
 from .forecasting.engine import ForecastModel as EngineModel
 from .forecasting.engine import load_model, train
 from .levels import LEVELS
@@ -334,15 +335,10 @@ def forecast_trust(method: str, history: tuple | None, origin: datetime) -> dict
         return {"ok": False, "reason": "too_little_data", "hours": len(times)}
     if not times or origin - times[-1] >= OUTAGE_GAP:
         return {"ok": False, "reason": "no_recent_counts", "since": times[-1].isoformat() if times else None}
-    run = 1
-    while (
-        run < len(values)
-        and values[-1 - run] == values[-1]
-        and times[-run] - times[-1 - run] == timedelta(hours=1)
-    ):
-        run += 1
+    starts, lengths = value_runs([int(t.timestamp()) // 3600 for t in times], values)
+    run = int(lengths[-1])
     if values[-1] > 0 and run >= STUCK_HOURS:
-        return {"ok": False, "reason": "stuck_counts", "since": times[-run].isoformat(), "hours": run}
+        return {"ok": False, "reason": "stuck_counts", "since": times[starts[-1]].isoformat(), "hours": run}
     return {"ok": True}
 
 

@@ -83,6 +83,19 @@ def clean_series(
     return hours, vals
 
 
+def value_runs(hours, values) -> tuple[np.ndarray, np.ndarray]:
+    """``(starts, lengths)`` of the runs of one same value over consecutive hours, in order: a change of
+    value, a missing hour or a NaN ends a run (a NaN is a run of its own). The rule behind outage masking
+    and the forecast's stuck-counter check (``areas.forecasts.forecast_trust``)."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    hours = np.asarray(hours)
+    breaks = np.flatnonzero((np.diff(values) != 0) | (np.diff(hours) != 1) | np.isnan(values[1:])) + 1
+    starts = np.r_[0, breaks]
+    return starts, np.diff(np.r_[starts, values.size])
+
+
 def mask_outages(
     hours: np.ndarray, values: np.ndarray, *, zero_hours: int = 24, stuck_hours: int = 12
 ) -> tuple[np.ndarray, int]:
@@ -96,9 +109,7 @@ def mask_outages(
     values = np.asarray(values, dtype=float)
     if values.size == 0:
         return values, 0
-    breaks = np.flatnonzero((np.diff(values) != 0) | (np.diff(hours) != 1) | np.isnan(values[1:])) + 1
-    starts = np.r_[0, breaks]
-    lengths = np.diff(np.r_[starts, values.size])
+    starts, lengths = value_runs(hours, values)
     first = values[starts]
     limit = np.where(first == 0, zero_hours or np.iinfo(np.int64).max, stuck_hours or np.iinfo(np.int64).max)
     bad = (lengths >= limit) & ~np.isnan(first)

@@ -68,3 +68,15 @@ def test_a_negative_outage_length_exits_with_2(files, option):
         run("--csv", str(folder / "raw.csv"), option, "-1", *ARGS)
     assert error.value.returncode == 2
     assert f"{option} must be 0 (off) or more hours." in str(error.value)
+
+
+def test_value_runs_end_at_a_change_a_missing_hour_or_a_gap():
+    from areas.forecasting.data import value_runs
+
+    hours = np.array([0, 1, 2, 3, 5, 6, 7, 8, 9])
+    values = np.array([4.0, 4.0, 4.0, 2.0, 2.0, 2.0, np.nan, np.nan, 3.0])
+    starts, lengths = value_runs(hours, values)
+    # 4 x3; 2 at hour 3; 2 from hour 5 (hour 4 is missing) x2; each NaN alone; 3
+    assert starts.tolist() == [0, 3, 4, 6, 7, 8]
+    assert lengths.tolist() == [3, 1, 2, 1, 1, 1]
+    assert [len(a) for a in value_runs([], [])] == [0, 0]
