@@ -13,8 +13,6 @@ import argparse
 import json
 import math
 import os
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _timing import run_measured  # noqa: E402
 
 from areas.forecasting.csvio import write_long, write_wide  # noqa: E402
 from areas.forecasting.synthetic import generate  # noqa: E402
@@ -62,21 +61,13 @@ def main() -> None:
                 "--horizons", "1,3,24", "--train-until", split, "--json",
             ]  # fmt: skip
             command += ["--threads", str(threads)]
-            started = time.perf_counter()
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-            wall = time.perf_counter() - started
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            if done.returncode:
-                print(done.stderr)
-                sys.exit(done.returncode)
-            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+            stdout, wall, cpu, peak_mb = run_measured(command, ROOT)
             print(f"$ {' '.join(command[1:])}")
             print(
                 f"threads {threads}: {wall:.1f} s wall, {cpu:.1f} s CPU, "
-                f"peak memory (largest run so far) {after.ru_maxrss / 1024:.0f} MB"
+                f"peak memory (largest run so far) {peak_mb:.0f} MB"
             )
-            for horizon, score in json.loads(done.stdout).items():
+            for horizon, score in json.loads(stdout).items():
                 print(
                     f"  {horizon:>2} h: ratio {score['ratio']:.3f}, in p10-p90 {score['coverage_p10_p90']:.1%}, "
                     f"mean width {score['mean_interval_width']:.1f}  (n {score['n']:,})"

@@ -23,7 +23,6 @@ import json
 import math
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
+from _timing import run_measured  # noqa: E402
 
 from areas.forecasting.csvio import write_long  # noqa: E402
 from areas.forecasting.data import hour_to_datetime  # noqa: E402
@@ -117,22 +117,14 @@ def bench_backtest(args, scratch: Path) -> None:
     _line("CSV", f"{path.stat().st_size / 1e6:.0f} MB long format, written in {generated:.1f} s")
     _line("command", " ".join(["python", *command[1:]]))
     _line("threads", str(args.threads))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    wall_start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - wall_start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        print(done.stderr)
-        sys.exit(done.returncode)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    stdout, wall, cpu, peak_mb = run_measured(command, ROOT)
     _line("wall time", f"{wall:.1f} s (whole command, CSV reading included)")
     _line("process CPU time", f"{cpu:.1f} s")
     if args.only == "backtest":
-        _line("peak memory (command)", f"{after.ru_maxrss / 1024:.0f} MB")
+        _line("peak memory (command)", f"{peak_mb:.0f} MB")
     else:  # Linux carries this process's high-water mark into the child across exec
         _line("peak memory (command)", "not measured here (run with --only backtest)")
-    for horizon, score in json.loads(done.stdout).items():
+    for horizon, score in json.loads(stdout).items():
         _line(
             f"{horizon} h",
             f"ratio {score['ratio']:.3f}, in p10-p90 {score['coverage_p10_p90']:.1%} (n {score['n']:,})",
